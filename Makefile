@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tcpphase: `make` builds ./tcpphase, one self-contained binary (BPF object
+# embedded through a bpftool skeleton, libbpf linked statically).
+# `make test` runs the whole suite, `make run` traces. V=1 shows commands.
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+VERSION := 0.1.0
+
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -DTCPPHASE_VERSION='"$(VERSION)"'
+CPPFLAGS += -Ibpf -Iuser -I$(OUTPUT)
+LIBBPF_A ?= $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libbpf.a \
+		/usr/lib64/libbpf.a /usr/lib/libbpf.a))
+LDLIBS += $(if $(LIBBPF_A),$(LIBBPF_A),-lbpf) -lelf -lz -lmicrohttpd -lpthread -lm
+
+# clang -target bpf does not search the arch include dirs (asm/types.h)
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+# the pure modules: no libbpf, unit-tested, shared by live and replay
+CORE_SRCS := user/opts.c user/format.c user/u64map.c user/conntable.c user/events_out.c \
+	user/lifecycle_out.c user/sink.c
+CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
+LOADER_SRCS := user/tcpphase.c user/ksyms.c user/bpfstats.c user/kcounters.c
+LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+HELPERS := $(OUTPUT)/delayline
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+MAKEFLAGS += --no-print-directory
+endif
+
+.PHONY: all clean test unit run setup format-check
+all: tcpphase
+
+setup:
+	$(Q)./scripts/setup.sh
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/tcpphase.bpf.o: bpf/tcpphase.bpf.c bpf/tcpphase.h $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Ivmlinux/$(ARCH) \
+		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/tcpphase.skel.h: $(OUTPUT)/tcpphase.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tcpphase_bpf > $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpphase.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tcpphase.o: $(OUTPUT)/tcpphase.skel.h
+
+tcpphase: $(CORE_OBJS) $(LOADER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lm -o $@
+
+$(OUTPUT)/delayline: tests/helpers/delayline.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+unit: $(UNIT_TESTS)
+
+# the README's test command: everything, unit and real-BPF integration
+test: setup tcpphase $(UNIT_TESTS) $(HELPERS)
+	$(Q)./tests/run.sh
+
+run: setup tcpphase
+	./tcpphase $(ARGS)
+
+format-check:
+	$(Q)clang-format --dry-run -Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/helpers/*.c
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) tcpphase
+
+.DELETE_ON_ERROR:

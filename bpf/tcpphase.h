@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tcpphase.h - the ABI between tcpphase's BPF programs and user space.
+ *
+ * The BPF side reports raw kernel facts (a state change, a request or
+ * TIME_WAIT timer armed, fired or cancelled, an accept()) as fixed-size
+ * records on one ring buffer; user space joins them into per-connection
+ * lifecycles. Only constants and fixed-width structs here, no includes:
+ * both vmlinux.h and <linux/types.h> users must be able to include it.
+ */
+#ifndef __TCPPHASE_H
+#define __TCPPHASE_H
+
+#define TASK_COMM_LEN 16
+#define MAX_PORTS 16
+
+/* What an event reports; 'id' in struct event names the kernel object. */
+enum event_type {
+	EV_STATE = 1,	/* inet_sock_set_state on a TCP full socket; id = sk */
+	EV_ACCEPT,	/* accept() handed socket id to pid */
+	EV_REQ_START,	/* request sock timer armed (SYN arrival, or re-arm); id = req */
+	EV_REQ_EXPIRE,	/* request sock timer fired (SYN-ACK retransmit or drop) */
+	EV_REQ_CANCEL,	/* request sock timer cancelled (handshake done or req freed) */
+	EV_TW_START,	/* timewait timer armed or re-armed; id = tw */
+	EV_TW_EXPIRE,	/* timewait timer fired: the tw sock ends */
+	EV_TW_CANCEL,	/* timewait timer cancelled: ended early, or re-armed */
+	EV_TYPE_MAX,
+};
+
+/* struct event.flags */
+#define EVF_PROC_CTX	0x01	/* pid/comm are those of the task that caused the event */
+#define EVF_RESCUED	0x02	/* emitted by the rescue program (primary was skipped) */
+#define EVF_CONNECTING	0x04	/* TW_CANCEL from inside a connect() on the same tuple */
+#define EVF_SYNCOOKIE	0x08	/* REQ_*: the request sock is a syncookie one */
+#define EVF_FASTOPEN	0x10	/* STATE: the socket was opened by TCP Fast Open */
+
+/* Kernel TCP states (include/net/tcp_states.h), stable UAPI-like values. */
+enum tcp_state_num {
+	TS_ESTABLISHED = 1,
+	TS_SYN_SENT,
+	TS_SYN_RECV,
+	TS_FIN_WAIT1,
+	TS_FIN_WAIT2,
+	TS_TIME_WAIT,
+	TS_CLOSE,
+	TS_CLOSE_WAIT,
+	TS_LAST_ACK,
+	TS_LISTEN,
+	TS_CLOSING,
+	TS_NEW_SYN_RECV,
+	TS_MAX_STATES,
+};
+
+/*
+ * One ring-buffer record, 120 bytes. Addresses are in network byte order
+ * (IPv4 in the first 4 bytes), ports in host byte order. Times are
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC) in ns.
+ *
+ * EV_STATE:  oldstate/newstate; err = sk_err at the change; tx/rx bytes,
+ *            retrans, srtt_us read from the socket; aux = the tw sock
+ *            that took over this socket (-> CLOSE only, 0 if none).
+ * EV_TW_*:   newstate = tw_substate; aux = timer expiry as a ktime in ns.
+ * EV_REQ_*:  retrans = req->num_retrans; aux = listener sk.
+ * EV_ACCEPT: pid/comm of the accepting task.
+ */
+struct event {
+	__u64 ts_ns;
+	__u64 id;
+	__u64 aux;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u32 pid;
+	__u32 netns;
+	__u32 retrans;
+	__u32 srtt_us;
+	__u16 sport;
+	__u16 dport;
+	__u8 type;
+	__u8 family;
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 err;
+	__u8 flags;
+	__u8 cpu;
+	__u8 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[TASK_COMM_LEN];
+};
+
+/* Loss counters, one slot each in the per-CPU 'counters' array. */
+enum counter_idx {
+	CNT_RB_DROPS,		/* ring buffer reservation failed: event lost */
+	CNT_RESCUED,		/* events the rescue program handled for a skipped primary */
+	CNT_SCRATCH_FULL,	/* a per-task/per-socket helper map was full */
+	CNT_MAX,
+};
+
+#endif /* __TCPPHASE_H */

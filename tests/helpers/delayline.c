@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * delayline.c - a fixed-delay IP link between two network namespaces, for
+ * tcpphase's integration tests (this kernel has no netem).
+ *
+ * It creates a TUN device (IFF_TUN | IFF_NO_PI) in each of two existing
+ * named namespaces (/var/run/netns/NAME) and forwards every IP packet read
+ * from one device to the other DELAY_MS later, in order, in both directions.
+ * Once both devices exist it prints "ready" on stdout (and writes "ready\n"
+ * to READY_FILE if given). It stops on SIGINT or SIGTERM and then reports
+ * per-direction counts (forwarded, dropped on a full queue, failed writes)
+ * on stderr.
+ *
+ * usage: delayline -a NS_A -b NS_B -d DELAY_MS [-n TUN_NAME] [-r READY_FILE]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_LEN	4096		/* packets queued per direction */
+#define PKT_MAX		65536		/* largest packet read from a tun */
+#define NSEC_PER_SEC	1000000000LL
+#define NSEC_PER_MSEC	1000000LL
+
+struct pkt {
+	long long release;		/* CLOCK_MONOTONIC ns */
+	size_t len;
+	unsigned char *data;
+};
+
+/* One direction: packets read from fd_in, written to fd_out. */
+struct dir {
+	const char *name;
+	int fd_in;
+	int fd_out;
+	struct pkt q[QUEUE_LEN];
+	unsigned int head;		/* next to send */
+	unsigned int count;
+	unsigned long long fwd;
+	unsigned long long dropped;
+	unsigned long long tx_err;
+};
+
+static volatile sig_atomic_t stop;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("delayline: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		die("clock_gettime: %s", strerror(errno));
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Create the TUN device @name inside the named namespace @ns. */
+static int open_tun_in(const char *ns, const char *name)
+{
+	char path[PATH_MAX];
+	struct ifreq ifr;
+	int nsfd, fd;
+
+	if (snprintf(path, sizeof(path), "/var/run/netns/%s", ns) >= (int)sizeof(path))
+		die("namespace name too long: %s", ns);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		die("open %s: %s", path, strerror(errno));
+	if (setns(nsfd, CLONE_NEWNET))
+		die("setns %s: %s", path, strerror(errno));
+	close(nsfd);
+
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		die("open /dev/net/tun: %s", strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr))
+		die("TUNSETIFF %s in %s: %s", name, ns, strerror(errno));
+	return fd;
+}
+
+static void write_ready(const char *path)
+{
+	static const char msg[] = "ready\n";
+	int fd;
+
+	if (path) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die("open %s: %s", path, strerror(errno));
+		if (write(fd, msg, sizeof(msg) - 1) != sizeof(msg) - 1)
+			die("write %s: %s", path, strerror(errno));
+		if (close(fd))
+			die("close %s: %s", path, strerror(errno));
+	}
+	if (fputs(msg, stdout) == EOF || fflush(stdout))
+		die("write stdout: %s", strerror(errno));
+}
+
+/* Drain fd_in, stamping each packet with its release time. */
+static void rx(struct dir *d, long long delay, unsigned char *buf)
+{
+	struct pkt *p;
+	ssize_t n;
+
+	for (;;) {
+		n = read(d->fd_in, buf, PKT_MAX);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			die("read %s: %s", d->name, strerror(errno));
+		}
+		if (d->count == QUEUE_LEN) {
+			d->dropped++;
+			continue;
+		}
+		p = &d->q[(d->head + d->count) % QUEUE_LEN];
+		p->data = malloc(n ? n : 1);
+		if (!p->data)
+			die("out of memory");
+		memcpy(p->data, buf, n);
+		p->len = n;
+		p->release = now_ns() + delay;
+		d->count++;
+	}
+}
+
+/* Send every packet whose release time has come. */
+static void tx(struct dir *d, long long now)
+{
+	struct pkt *p;
+
+	while (d->count && d->q[d->head].release <= now) {
+		p = &d->q[d->head];
+		/* A tun that is down refuses packets (EIO): count, go on. */
+		if (write(d->fd_out, p->data, p->len) == (ssize_t)p->len)
+			d->fwd++;
+		else
+			d->tx_err++;
+		free(p->data);
+		d->head = (d->head + 1) % QUEUE_LEN;
+		d->count--;
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: delayline -a NS_A -b NS_B -d DELAY_MS [-n TUN_NAME] "
+		"[-r READY_FILE]\n");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *ns_a = NULL, *ns_b = NULL, *tun = "tp0", *ready = NULL;
+	static struct dir dirs[2];
+	static unsigned char buf[PKT_MAX];
+	struct sigaction sa;
+	sigset_t block, orig;
+	struct pollfd pfd[2];
+	long long delay, next, now;
+	struct timespec ts;
+	char *end;
+	int opt, self, fd_a, fd_b, i;
+
+	delay = -1;
+	while ((opt = getopt(argc, argv, "a:b:d:n:r:")) != -1) {
+		switch (opt) {
+		case 'a':
+			ns_a = optarg;
+			break;
+		case 'b':
+			ns_b = optarg;
+			break;
+		case 'd':
+			errno = 0;
+			delay = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || delay < 0 || delay > 3600000)
+				die("bad delay: %s", optarg);
+			break;
+		case 'n':
+			tun = optarg;
+			break;
+		case 'r':
+			ready = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!ns_a || !ns_b || delay < 0 || optind != argc)
+		usage();
+	if (!*tun || strlen(tun) >= IFNAMSIZ)
+		die("bad tun name: %s", tun);
+	delay *= NSEC_PER_MSEC;
+
+	/* Signals only arrive inside ppoll(), so no wakeup can be lost. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	if (sigemptyset(&block) || sigaddset(&block, SIGINT) || sigaddset(&block, SIGTERM))
+		die("sigset: %s", strerror(errno));
+	if (sigprocmask(SIG_BLOCK, &block, &orig))
+		die("sigprocmask: %s", strerror(errno));
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		die("sigaction: %s", strerror(errno));
+
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		die("open /proc/self/ns/net: %s", strerror(errno));
+	fd_a = open_tun_in(ns_a, tun);
+	fd_b = open_tun_in(ns_b, tun);
+	if (setns(self, CLONE_NEWNET))
+		die("setns back: %s", strerror(errno));
+	close(self);
+
+	dirs[0].name = "a->b";
+	dirs[0].fd_in = fd_a;
+	dirs[0].fd_out = fd_b;
+	dirs[1].name = "b->a";
+	dirs[1].fd_in = fd_b;
+	dirs[1].fd_out = fd_a;
+	pfd[0].fd = fd_a;
+	pfd[1].fd = fd_b;
+	pfd[0].events = pfd[1].events = POLLIN;
+
+	write_ready(ready);
+
+	while (!stop) {
+		now = now_ns();
+		next = -1;
+		for (i = 0; i < 2; i++) {
+			tx(&dirs[i], now);
+			if (dirs[i].count && (next < 0 || dirs[i].q[dirs[i].head].release < next))
+				next = dirs[i].q[dirs[i].head].release;
+		}
+		if (next >= 0) {
+			next -= now;
+			ts.tv_sec = next / NSEC_PER_SEC;
+			ts.tv_nsec = next % NSEC_PER_SEC;
+		}
+		if (ppoll(pfd, 2, next >= 0 ? &ts : NULL, &orig) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("ppoll: %s", strerror(errno));
+		}
+		for (i = 0; i < 2; i++) {
+			if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL))
+				die("tun %s: poll error", dirs[i].name);
+			if (pfd[i].revents & POLLIN)
+				rx(&dirs[i], delay, buf);
+		}
+	}
+
+	for (i = 0; i < 2; i++)
+		fprintf(stderr, "delayline: %s: %llu forwarded, %llu dropped, %llu write errors, "
+			"%u still queued\n", dirs[i].name, dirs[i].fwd, dirs[i].dropped,
+			dirs[i].tx_err, dirs[i].count);
+	return 0;
+}

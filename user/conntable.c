@@ -1,0 +1,837 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * conntable.c - joins tcpphase's raw kernel events into one lifecycle per
+ * TCP endpoint.
+ *
+ * A full socket is followed by its address from its first state change
+ * (usually CLOSE -> SYN_SENT in connect(), or LISTEN -> SYN_RECV when the
+ * final ACK of a passive handshake creates it) to its CLOSE. Two kernel
+ * objects that no state tracepoint shows are joined to it:
+ *  - the request sock of a passive open, armed at SYN arrival, joined to its
+ *    child by netns + 4-tuple;
+ *  - the TIME_WAIT sock that replaces a closing socket, named by BPF in the
+ *    socket's "-> CLOSE" event (aux).
+ * A timer cancel is ambiguous (the tw timer is also cancelled and re-armed
+ * when an orphan FIN_WAIT2 turns into TIME_WAIT), so a cancel waits a grace
+ * period for its re-arm before it is taken as the end of the tw sock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntable.h"
+#include "format.h"
+#include "u64map.h"
+
+#define TCP_TIMEWAIT_LEN_NS (60ULL * 1000000000ULL)
+#define REQ_STALE_NS (300ULL * 1000000000ULL)
+/* A child with no request seen this long after start is a syncookie one. */
+#define SYNCOOKIE_AFTER_NS (3ULL * 1000000000ULL)
+
+/* A passive handshake in progress: the request sock, until its child appears. */
+struct req {
+	uint64_t id;
+	uint64_t tuple;
+	uint64_t listener;
+	uint64_t t_syn;
+	uint64_t t_last;
+	uint64_t t_pending;	/* expire or cancel awaiting a re-arm */
+	uint32_t retrans;
+	uint32_t netns;
+	uint8_t family;
+	bool cancelled;		/* the pending event was a cancel */
+	bool syncookie;
+	bool dead;		/* freed once off the pending list */
+	bool on_pending;
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+	struct req *pending_next;
+};
+
+/* A tw sock armed but not yet claimed by its socket's "-> CLOSE". */
+struct tw_info {
+	uint64_t t_start;
+	uint8_t substate;
+};
+
+struct conntable {
+	struct ct_config cfg;
+	struct u64map *socks;	/* sk -> conn */
+	struct u64map *tws;	/* tw -> conn, while in TIME_WAIT */
+	struct u64map *tw_new;	/* tw -> tw_info, armed, not yet claimed */
+	struct u64map *tw_cancelled; /* tuple -> conn whose tw cancel is pending */
+	struct u64map *reqs;	/* req -> req */
+	struct u64map *req_tuples; /* tuple -> req */
+	struct conn *pending;	/* conns with t_pending */
+	struct req *req_pending;
+	uint64_t t_first;	/* first event: tracing start */
+	uint64_t t_last_reap;
+	struct ct_stats st;
+};
+
+static uint64_t tuple_hash(uint32_t netns, uint8_t family, const uint8_t *laddr, uint16_t lport,
+			   const uint8_t *raddr, uint16_t rport)
+{
+	uint64_t h = 1469598103934665603ULL;
+	int alen = family == 10 ? 16 : 4;
+
+#define MIX(b) (h = (h ^ (uint8_t)(b)) * 1099511628211ULL)
+	for (int i = 0; i < 4; i++)
+		MIX(netns >> (8 * i));
+	MIX(family);
+	for (int i = 0; i < alen; i++)
+		MIX(laddr[i]);
+	MIX(lport);
+	MIX(lport >> 8);
+	for (int i = 0; i < alen; i++)
+		MIX(raddr[i]);
+	MIX(rport);
+	MIX(rport >> 8);
+#undef MIX
+	return h ? h : 1;
+}
+
+static uint64_t conn_tuple(const struct conn *c)
+{
+	return tuple_hash(c->netns, c->family, c->laddr, c->lport, c->raddr, c->rport);
+}
+
+static uint64_t event_tuple(const struct event *e)
+{
+	return tuple_hash(e->netns, e->family, e->saddr, e->sport, e->daddr, e->dport);
+}
+
+struct conntable *ct_new(const struct ct_config *cfg)
+{
+	struct conntable *t = calloc(1, sizeof(*t));
+	uint32_t n;
+
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	n = cfg->max_conns ? cfg->max_conns : 65536;
+	t->cfg.max_conns = n;
+	if (!t->cfg.grace_ns)
+		t->cfg.grace_ns = 100000000ULL;
+	t->socks = u64map_new(n);
+	t->tws = u64map_new(n);
+	t->tw_new = u64map_new(n);
+	t->tw_cancelled = u64map_new(n);
+	t->reqs = u64map_new(n);
+	t->req_tuples = u64map_new(n);
+	if (!t->socks || !t->tws || !t->tw_new || !t->tw_cancelled || !t->reqs ||
+	    !t->req_tuples) {
+		ct_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void free_val(uint64_t key, void *val, void *ctx)
+{
+	free(val);
+}
+
+void ct_free(struct conntable *t)
+{
+	struct req *r, *next;
+
+	struct conn *c, *cnext;
+
+	if (!t)
+		return;
+	/* conns on the pending list with no key left are in no map */
+	for (c = t->pending; c; c = cnext) {
+		cnext = c->pending_next;
+		if (!c->sk && !c->tw)
+			free(c);
+	}
+	/* dead reqs are only on the pending list; live ones only in the map */
+	for (r = t->req_pending; r; r = next) {
+		next = r->pending_next;
+		if (r->dead)
+			free(r);
+		else
+			r->on_pending = false;
+	}
+	if (t->socks)
+		u64map_each(t->socks, free_val, NULL);
+	if (t->tws)
+		u64map_each(t->tws, free_val, NULL);
+	if (t->tw_new)
+		u64map_each(t->tw_new, free_val, NULL);
+	if (t->reqs)
+		u64map_each(t->reqs, free_val, NULL);
+	u64map_free(t->socks);
+	u64map_free(t->tws);
+	u64map_free(t->tw_new);
+	u64map_free(t->tw_cancelled);
+	u64map_free(t->reqs);
+	u64map_free(t->req_tuples);
+	free(t);
+}
+
+void ct_get_stats(const struct conntable *t, struct ct_stats *s)
+{
+	*s = t->st;
+	s->live = u64map_count(t->socks) + u64map_count(t->tws);
+}
+
+static int64_t dur(uint64_t from, uint64_t to)
+{
+	if (!from || to < from)
+		return -1;
+	return (int64_t)(to - from);
+}
+
+static void phase_add(struct conn *c, int ph, int64_t ns)
+{
+	if (ns < 0)
+		return;
+	c->ph[ph] = (c->ph[ph] < 0 ? 0 : c->ph[ph]) + ns;
+}
+
+static int phase_of_state(int state)
+{
+	switch (state) {
+	case TS_ESTABLISHED:
+		return PH_ESTABLISHED;
+	case TS_FIN_WAIT1:
+		return PH_FIN_WAIT1;
+	case TS_FIN_WAIT2:
+		return PH_FIN_WAIT2;
+	case TS_CLOSE_WAIT:
+		return PH_CLOSE_WAIT;
+	case TS_LAST_ACK:
+		return PH_LAST_ACK;
+	case TS_CLOSING:
+		return PH_CLOSING;
+	default:
+		return -1;
+	}
+}
+
+static void emit(struct conntable *t, struct conn *c, enum rec_kind kind)
+{
+	if (c->role == ROLE_LISTENER)
+		return;
+	if (kind == REC_FINAL) {
+		t->st.records++;
+		if (c->partial)
+			t->st.partial++;
+	} else {
+		c->emitted_closed = true;
+	}
+	if (t->cfg.on_record)
+		t->cfg.on_record(t->cfg.ctx, c, kind);
+}
+
+static struct conn *conn_new(struct conntable *t, const struct event *e)
+{
+	struct conn *c;
+
+	if (u64map_count(t->socks) >= t->cfg.max_conns) {
+		t->st.table_full++;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		t->st.table_full++;
+		return NULL;
+	}
+	for (int i = 0; i < PH_MAX; i++)
+		c->ph[i] = -1;
+	c->sk = e->id;
+	c->netns = e->netns;
+	c->family = e->family;
+	c->t_start = e->ts_ns;
+	if (u64map_put(t->socks, e->id, c)) {
+		free(c);
+		t->st.table_full++;
+		return NULL;
+	}
+	return c;
+}
+
+static void set_owner(struct conn *c, const struct event *e)
+{
+	if (!(e->flags & EVF_PROC_CTX) || c->pid)
+		return;
+	c->pid = e->pid;
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+}
+
+static void set_tuple(struct conn *c, const struct event *e)
+{
+	memcpy(c->laddr, e->saddr, sizeof(c->laddr));
+	memcpy(c->raddr, e->daddr, sizeof(c->raddr));
+	if (e->sport)
+		c->lport = e->sport;
+	if (e->dport)
+		c->rport = e->dport;
+}
+
+static void req_unlink(struct conntable *t, struct req *r)
+{
+	u64map_del(t->reqs, r->id);
+	if (u64map_get(t->req_tuples, r->tuple) == r)
+		u64map_del(t->req_tuples, r->tuple);
+	if (r->on_pending)
+		r->dead = true;
+	else
+		free(r);
+}
+
+/* A child socket appeared: take over its request's SYN time and owner. */
+static void join_request(struct conntable *t, struct conn *c, const struct event *e)
+{
+	struct req *r = u64map_get(t->req_tuples, event_tuple(e));
+
+	c->role = ROLE_PASSIVE;
+	if (e->flags & EVF_FASTOPEN) {
+		c->hs_kind = HS_FASTOPEN;
+	} else if (r) {
+		struct conn *l = u64map_get(t->socks, r->listener);
+
+		c->t_start = r->t_syn;
+		c->syn_retrans = r->retrans;
+		if (r->syncookie)
+			c->hs_kind = HS_SYNCOOKIE;
+		if (l && l->pid) {
+			c->pid = l->pid;
+			memcpy(c->comm, l->comm, sizeof(c->comm));
+		}
+	} else if (e->ts_ns - t->t_first > SYNCOOKIE_AFTER_NS) {
+		c->hs_kind = HS_SYNCOOKIE;
+	} else {
+		c->partial = true;	/* SYN arrived before tracing began */
+	}
+	if (r)
+		req_unlink(t, r);
+}
+
+static int result_of_err(int err)
+{
+	switch (err) {
+	case 0:
+		return RES_ABORTED;
+	case ECONNREFUSED:
+		return RES_REFUSED;
+	case ETIMEDOUT:
+		return RES_TIMEOUT;
+	case ECONNRESET:
+		return RES_RESET;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return RES_UNREACHABLE;
+	default:
+		return RES_ERRNO;
+	}
+}
+
+static void take_counters(struct conn *c, const struct event *e)
+{
+	c->tx_bytes = e->tx_bytes;
+	c->rx_bytes = e->rx_bytes;
+	c->retrans = e->retrans;
+	c->srtt_us = e->srtt_us;
+}
+
+static void pending_remove(struct conntable *t, struct conn *c)
+{
+	if (!c->t_pending)
+		return;
+	if (u64map_get(t->tw_cancelled, conn_tuple(c)) == c)
+		u64map_del(t->tw_cancelled, conn_tuple(c));
+	c->t_pending = 0;	/* the tick drops it from the list */
+}
+
+/* The tw sock ended at ts: TIME_WAIT (or the orphan FIN_WAIT2) is over. */
+static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
+{
+	pending_remove(t, c);
+	if (c->tw_substate == TS_FIN_WAIT2) {
+		/* never reached TIME_WAIT: tcp_fin_timeout, or killed in FIN_WAIT2 */
+		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, ts));
+		if (end == TWE_EXPIRED)
+			end = TWE_NONE;
+	} else {
+		phase_add(c, PH_TIME_WAIT, dur(c->t_tw, ts));
+	}
+	c->tw_end = end;
+	c->t_end = ts;
+	u64map_del(t->tws, c->tw);
+	emit(t, c, REC_FINAL);
+	if (c->on_pending)
+		c->sk = c->tw = 0;	/* freed by the tick, off the list */
+	else
+		free(c);
+}
+
+/* The substate went FIN_WAIT2 -> TIME_WAIT at 'at': the orphan's FIN_WAIT2 ends. */
+static void tw_flip(struct conn *c, uint8_t substate, uint64_t at)
+{
+	if (c->tw_substate != TS_FIN_WAIT2 || substate != TS_TIME_WAIT)
+		return;
+	phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, at));
+	c->t_tw = at;
+	c->tw_substate = TS_TIME_WAIT;
+}
+
+/* The full socket is gone; a tw sock may carry on the endpoint. */
+static void sock_closed(struct conntable *t, struct conn *c, const struct event *e)
+{
+	struct tw_info *tw = e->aux ? u64map_del(t->tw_new, e->aux) : NULL;
+	int old = e->oldstate;
+
+	u64map_del(t->socks, c->sk);
+	take_counters(c, e);
+	c->t_end = e->ts_ns;
+	if (c->role == ROLE_LISTENER) {
+		free(tw);
+		free(c);
+		return;
+	}
+	if (old == TS_SYN_SENT || old == TS_SYN_RECV) {
+		c->result = result_of_err(e->err);
+		c->err = e->err;
+		c->syn_retrans = old == TS_SYN_SENT ? e->retrans : c->syn_retrans;
+		c->ph[PH_HANDSHAKE] = dur(c->t_start, e->ts_ns);
+	} else if (old == TS_ESTABLISHED || (old == TS_CLOSE_WAIT && e->err)) {
+		c->closer = CLOSER_RESET;
+	}
+	if (tw && u64map_put(t->tws, e->aux, c) == 0) {
+		c->tw = e->aux;
+		c->t_tw_start = tw->t_start;
+		c->tw_substate = tw->substate;
+		if (tw->substate == TS_FIN_WAIT2 && old == TS_FIN_WAIT2) {
+			c->t_fw2 = c->t_state;	/* the orphan's FIN_WAIT2 goes on */
+		} else {
+			phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
+			c->t_tw = tw->t_start;
+		}
+		free(tw);
+		c->sk = 0;
+		c->closing_seen = true;
+		emit(t, c, REC_CLOSED);
+		return;
+	}
+	free(tw);
+	phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
+	if ((old == TS_FIN_WAIT2 || old == TS_CLOSING) && !e->err)
+		t->st.tw_overflow++;	/* should have entered TIME_WAIT */
+	c->tw_end = TWE_NONE;
+	emit(t, c, REC_FINAL);
+	if (c->on_pending)
+		c->sk = 0;
+	else
+		free(c);
+}
+
+static void on_state(struct conntable *t, const struct event *e)
+{
+	struct conn *c = u64map_get(t->socks, e->id);
+	int old = e->oldstate, new = e->newstate;
+	int64_t elapsed = -1;
+
+	if (!c) {
+		c = conn_new(t, e);
+		if (!c)
+			return;
+		c->state = old;
+		if (old == TS_CLOSE && new == TS_SYN_SENT)
+			c->role = ROLE_ACTIVE;
+		else if (old == TS_CLOSE && new == TS_LISTEN)
+			c->role = ROLE_LISTENER;
+		else if (old == TS_LISTEN && new == TS_SYN_RECV)
+			join_request(t, c, e);
+		else
+			c->role = ROLE_UNKNOWN;
+	} else if (c->state == new && c->t_state == e->ts_ns) {
+		t->st.duplicates++;
+		return;
+	} else if (c->state != old) {
+		if (c->state == new) {	/* the rescue and the primary both ran */
+			t->st.duplicates++;
+			return;
+		}
+		t->st.missed++;
+		c->partial = true;
+		c->t_state = 0;	/* entry into 'old' unknown */
+	}
+	t->st.events++;
+	elapsed = dur(c->t_state, e->ts_ns);
+	set_tuple(c, e);
+	set_owner(c, e);
+
+	if (t->cfg.on_transition)
+		t->cfg.on_transition(t->cfg.ctx, e, c, elapsed);
+
+	if (new == TS_ESTABLISHED && (old == TS_SYN_SENT || old == TS_SYN_RECV)) {
+		c->result = RES_OK;
+		c->syn_retrans = e->retrans;
+		c->t_established = e->ts_ns;
+		if (c->hs_kind == HS_NORMAL && !(c->partial && old == TS_SYN_RECV))
+			c->ph[PH_HANDSHAKE] = dur(c->t_start, e->ts_ns);
+	} else if (old == TS_ESTABLISHED && new == TS_FIN_WAIT1) {
+		c->closer = CLOSER_LOCAL;
+	} else if (old == TS_ESTABLISHED && new == TS_CLOSE_WAIT) {
+		c->closer = CLOSER_REMOTE;
+	} else if (old == TS_FIN_WAIT1 && new == TS_CLOSING) {
+		c->closer = CLOSER_SIMULTANEOUS;
+	}
+	if (new == TS_FIN_WAIT1 || new == TS_CLOSE_WAIT || new == TS_FIN_WAIT2 ||
+	    new == TS_LAST_ACK || new == TS_CLOSING)
+		c->closing_seen = true;
+
+	if (new == TS_CLOSE) {
+		c->state = new;
+		sock_closed(t, c, e);
+		return;
+	}
+	if (old != TS_SYN_SENT && old != TS_SYN_RECV)
+		phase_add(c, phase_of_state(old), elapsed);
+	c->state = new;
+	c->t_state = e->ts_ns;
+}
+
+static void on_accept(struct conntable *t, const struct event *e)
+{
+	struct conn *c = u64map_get(t->socks, e->id);
+
+	if (!c)
+		return;
+	c->pid = e->pid;
+	memcpy(c->comm, e->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+	if (c->t_established && c->ph[PH_ACCEPT_WAIT] < 0)
+		c->ph[PH_ACCEPT_WAIT] = dur(c->t_established, e->ts_ns);
+}
+
+static void conn_pending_add(struct conntable *t, struct conn *c)
+{
+	if (c->on_pending)
+		return;
+	c->on_pending = true;
+	c->pending_next = t->pending;
+	t->pending = c;
+}
+
+static void req_pending_add(struct conntable *t, struct req *r)
+{
+	if (r->on_pending)
+		return;
+	r->on_pending = true;
+	r->pending_next = t->req_pending;
+	t->req_pending = r;
+}
+
+static void on_tw(struct conntable *t, const struct event *e)
+{
+	struct conn *c = u64map_get(t->tws, e->id);
+
+	if (!c) {
+		struct tw_info *tw;
+
+		if (e->type != EV_TW_START) {
+			tw = u64map_del(t->tw_new, e->id);
+			if (tw) {
+				t->st.orphan_tw++;
+				free(tw);
+			}
+			return;
+		}
+		tw = u64map_get(t->tw_new, e->id);
+		if (!tw) {
+			tw = calloc(1, sizeof(*tw));
+			if (!tw || u64map_put(t->tw_new, e->id, tw)) {
+				free(tw);
+				t->st.table_full++;
+				return;
+			}
+			tw->t_start = e->ts_ns;
+		}
+		tw->substate = e->newstate;
+		return;
+	}
+	switch (e->type) {
+	case EV_TW_START:	/* re-armed: a cancel just before it was no end */
+		pending_remove(t, c);
+		tw_flip(c, e->newstate, e->ts_ns);
+		break;
+	case EV_TW_EXPIRE:
+		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
+		tw_finish(t, c, e->ts_ns, TWE_EXPIRED);
+		break;
+	case EV_TW_CANCEL:
+		/* a silent re-arm (same wheel bucket) moved the expiry: FIN came then */
+		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
+		if (e->flags & EVF_CONNECTING) {
+			tw_finish(t, c, e->ts_ns, TWE_REUSED);
+			break;
+		}
+		c->t_pending = e->ts_ns;
+		u64map_put(t->tw_cancelled, conn_tuple(c), c);
+		conn_pending_add(t, c);
+		break;
+	}
+}
+
+/* A passive handshake that will never complete: a record of its own. */
+static void req_failed(struct conntable *t, struct req *r, uint64_t ts)
+{
+	struct conn c = { 0 };
+	struct conn *l = u64map_get(t->socks, r->listener);
+
+	for (int i = 0; i < PH_MAX; i++)
+		c.ph[i] = -1;
+	c.role = ROLE_PASSIVE;
+	c.netns = r->netns;
+	c.family = r->family;
+	memcpy(c.laddr, r->laddr, sizeof(c.laddr));
+	memcpy(c.raddr, r->raddr, sizeof(c.raddr));
+	c.lport = r->lport;
+	c.rport = r->rport;
+	c.t_start = r->t_syn;
+	c.t_end = ts;
+	c.syn_retrans = r->retrans;
+	c.result = r->cancelled ? RES_ABORTED : RES_TIMEOUT;
+	c.hs_kind = r->syncookie ? HS_SYNCOOKIE : HS_NORMAL;
+	c.ph[PH_HANDSHAKE] = dur(r->t_syn, ts);
+	c.tw_end = TWE_NONE;
+	c.state = TS_CLOSE;
+	if (l) {
+		c.pid = l->pid;
+		memcpy(c.comm, l->comm, sizeof(c.comm));
+	}
+	t->st.reqs_failed++;
+	emit(t, &c, REC_FINAL);
+}
+
+static void on_req(struct conntable *t, const struct event *e)
+{
+	struct req *r = u64map_get(t->reqs, e->id);
+
+	if (!r) {
+		struct conn *tw;
+		uint64_t tuple = event_tuple(e);
+
+		if (e->type != EV_REQ_START)
+			return;	/* its child was already joined, or before our time */
+		tw = u64map_get(t->tw_cancelled, tuple);
+		if (tw)
+			tw_finish(t, tw, tw->t_pending, TWE_RECYCLED);
+		r = calloc(1, sizeof(*r));
+		if (!r || u64map_count(t->reqs) >= t->cfg.max_conns) {
+			free(r);
+			t->st.table_full++;
+			return;
+		}
+		r->id = e->id;
+		r->tuple = tuple;
+		r->listener = e->aux;
+		r->t_syn = e->ts_ns;
+		r->netns = e->netns;
+		r->family = e->family;
+		r->syncookie = e->flags & EVF_SYNCOOKIE;
+		memcpy(r->laddr, e->saddr, sizeof(r->laddr));
+		memcpy(r->raddr, e->daddr, sizeof(r->raddr));
+		r->lport = e->sport;
+		r->rport = e->dport;
+		if (u64map_put(t->reqs, r->id, r)) {
+			free(r);
+			t->st.table_full++;
+			return;
+		}
+		u64map_put(t->req_tuples, tuple, r);
+	}
+	r->t_last = e->ts_ns;
+	if (e->retrans > r->retrans)
+		r->retrans = e->retrans;
+	switch (e->type) {
+	case EV_REQ_START:
+		r->t_pending = 0;
+		break;
+	case EV_REQ_EXPIRE:
+	case EV_REQ_CANCEL:
+		r->t_pending = e->ts_ns;
+		r->cancelled = e->type == EV_REQ_CANCEL;
+		req_pending_add(t, r);
+		break;
+	}
+}
+
+void ct_event(struct conntable *t, const struct event *e)
+{
+	if (!t->t_first)
+		t->t_first = e->ts_ns;
+	switch (e->type) {
+	case EV_STATE:
+		on_state(t, e);
+		break;
+	case EV_ACCEPT:
+		on_accept(t, e);
+		break;
+	case EV_TW_START:
+	case EV_TW_EXPIRE:
+	case EV_TW_CANCEL:
+		on_tw(t, e);
+		break;
+	case EV_REQ_START:
+	case EV_REQ_EXPIRE:
+	case EV_REQ_CANCEL:
+		on_req(t, e);
+		break;
+	}
+}
+
+struct reap_ctx {
+	struct conntable *t;
+	uint64_t now;
+	uint64_t keys[64];
+	int n;
+};
+
+static void collect_stale_tw(uint64_t key, void *val, void *arg)
+{
+	struct reap_ctx *r = arg;
+	struct tw_info *tw = val;
+
+	if (r->n < 64 && r->now > tw->t_start + r->t->cfg.grace_ns)
+		r->keys[r->n++] = key;
+}
+
+static void collect_stale_req(uint64_t key, void *val, void *arg)
+{
+	struct reap_ctx *r = arg;
+	struct req *q = val;
+
+	if (r->n < 64 && !q->on_pending && r->now > q->t_last + REQ_STALE_NS)
+		r->keys[r->n++] = key;
+}
+
+void ct_tick(struct conntable *t, uint64_t now)
+{
+	struct conn **pc = &t->pending, *c;
+	struct req **pr = &t->req_pending, *r;
+	struct reap_ctx rc = { .t = t, .now = now };
+
+	while ((c = *pc)) {
+		if (c->t_pending && now > c->t_pending + t->cfg.grace_ns)
+			tw_finish(t, c, c->t_pending, TWE_KILLED);
+		if (c->t_pending) {
+			pc = &c->pending_next;
+			continue;
+		}
+		*pc = c->pending_next;
+		c->on_pending = false;
+		if (!c->sk && !c->tw)
+			free(c);
+	}
+	while ((r = *pr)) {
+		if (!r->dead && r->t_pending && now > r->t_pending + t->cfg.grace_ns) {
+			req_failed(t, r, r->t_pending);
+			req_unlink(t, r);
+		}
+		if (!r->dead && r->t_pending) {
+			pr = &r->pending_next;
+			continue;
+		}
+		*pr = r->pending_next;
+		r->on_pending = false;
+		if (r->dead)
+			free(r);
+	}
+	/* tw socks nobody claimed (filtered out, or closed before tracing) */
+	u64map_each(t->tw_new, collect_stale_tw, &rc);
+	for (int i = 0; i < rc.n; i++) {
+		free(u64map_del(t->tw_new, rc.keys[i]));
+		t->st.orphan_tw++;
+	}
+	if (now > t->t_last_reap + 10000000000ULL) {
+		t->t_last_reap = now;
+		rc.n = 0;
+		u64map_each(t->reqs, collect_stale_req, &rc);
+		for (int i = 0; i < rc.n; i++)
+			req_unlink(t, u64map_get(t->reqs, rc.keys[i]));
+	}
+}
+
+struct flush_ctx {
+	struct conntable *t;
+	uint64_t now;
+};
+
+static void flush_tw(uint64_t key, void *val, void *arg)
+{
+	struct flush_ctx *f = arg;
+	struct conn *c = val;
+
+	if (c->tw_substate == TS_FIN_WAIT2)
+		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, f->now));
+	else
+		phase_add(c, PH_TIME_WAIT, dur(c->t_tw, f->now));
+	c->tw_end = TWE_IN_PROGRESS;
+	c->t_end = f->now;
+	emit(f->t, c, REC_FINAL);
+}
+
+static void flush_sock(uint64_t key, void *val, void *arg)
+{
+	struct flush_ctx *f = arg;
+	struct conn *c = val;
+
+	if (!c->closing_seen || c->role == ROLE_LISTENER)
+		return;
+	/* cut short: the phase under way gets its time so far */
+	phase_add(c, phase_of_state(c->state), dur(c->t_state, f->now));
+	c->partial = true;
+	c->t_end = f->now;
+	c->tw_end = TWE_IN_PROGRESS;
+	emit(f->t, c, REC_FINAL);
+}
+
+void ct_flush(struct conntable *t, uint64_t now)
+{
+	struct flush_ctx f = { .t = t, .now = now };
+
+	ct_tick(t, now);
+	/* cancels still in their grace period: settle them as of now */
+	ct_tick(t, now + t->cfg.grace_ns + 1);
+	u64map_each(t->tws, flush_tw, &f);
+	u64map_each(t->socks, flush_sock, &f);
+}
+
+const char *role_name(int role)
+{
+	static const char *const names[] = { "unknown", "active", "passive", "listener" };
+
+	return role >= 0 && role <= ROLE_LISTENER ? names[role] : "unknown";
+}
+
+const char *result_name(const struct conn *c, char *buf, int len)
+{
+	static const char *const names[] = { "", "ok", "refused", "timeout", "reset",
+					     "unreachable", "aborted" };
+
+	if (c->result == RES_ERRNO)
+		return errno_name(buf, len, c->err);
+	return c->result <= RES_ABORTED ? names[c->result] : "";
+}
+
+const char *closer_name(int closer)
+{
+	static const char *const names[] = { "", "local", "remote", "simultaneous", "reset" };
+
+	return closer >= 0 && closer <= CLOSER_RESET ? names[closer] : "";
+}
+
+const char *tw_end_name(int end)
+{
+	static const char *const names[] = { "",	 "expired", "reused",	  "recycled",
+					     "killed", "none",	   "in_progress" };
+
+	return end >= 0 && end <= TWE_IN_PROGRESS ? names[end] : "";
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * format.c - text forms shared by every output. The tables, the CSV writers
+ * and the summaries all name states, addresses and times the same way; the
+ * rules live here so that they are unit-tested once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "format.h"
+
+static const char *const state_names[] = {
+	[1] = "ESTABLISHED", [2] = "SYN_SENT",	 [3] = "SYN_RECV",   [4] = "FIN_WAIT1",
+	[5] = "FIN_WAIT2",   [6] = "TIME_WAIT",	 [7] = "CLOSE",	     [8] = "CLOSE_WAIT",
+	[9] = "LAST_ACK",    [10] = "LISTEN",	 [11] = "CLOSING",   [12] = "NEW_SYN_RECV",
+};
+
+const char *state_name(int n)
+{
+	if (n <= 0 || n >= (int)(sizeof(state_names) / sizeof(state_names[0])))
+		return "UNKNOWN";
+	return state_names[n];
+}
+
+const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
+{
+	time_t sec = wall_ns / 1000000000ULL;
+	struct tm tm;
+	size_t n;
+
+	if (!gmtime_r(&sec, &tm) || !(n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm))) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	snprintf(buf + n, len - n, ".%06uZ", (unsigned)(wall_ns % 1000000000ULL / 1000));
+	return buf;
+}
+
+const char *format_clock(char *buf, size_t len, uint64_t wall_ns)
+{
+	time_t sec = wall_ns / 1000000000ULL;
+	struct tm tm;
+	size_t n;
+
+	if (!localtime_r(&sec, &tm) || !(n = strftime(buf, len, "%H:%M:%S", &tm))) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	snprintf(buf + n, len - n, ".%03u", (unsigned)(wall_ns % 1000000000ULL / 1000000));
+	return buf;
+}
+
+const char *format_ms(char *buf, size_t len, int64_t us)
+{
+	if (us < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+	return buf;
+}
+
+size_t csv_field(char *buf, size_t len, size_t pos, const char *s)
+{
+	bool quote = strpbrk(s, ",\"\r\n") != NULL;
+
+	if (!quote) {
+		for (; *s && pos + 1 < len; s++)
+			buf[pos++] = *s;
+	} else {
+		if (pos + 1 < len)
+			buf[pos++] = '"';
+		for (; *s && pos + 2 < len; s++) {
+			if (*s == '"')
+				buf[pos++] = '"';
+			buf[pos++] = *s;
+		}
+		if (pos + 1 < len)
+			buf[pos++] = '"';
+	}
+	if (len)
+		buf[pos < len ? pos : len - 1] = '\0';
+	return pos;
+}
+
+const char *errno_name(char *buf, size_t len, int err)
+{
+	const char *name = strerrorname_np(err);
+
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "%d", err);
+	return buf;
+}
+
+const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *addr,
+			     uint16_t port)
+{
+	char a[ADDR_STRLEN];
+
+	format_addr(a, sizeof(a), family, addr);
+	if (family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+	return buf;
+}

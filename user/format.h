@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * format.h - text forms shared by every output: state and result names,
+ * addresses, RFC 3339 times, CSV fields. Pure functions, no I/O.
+ */
+#ifndef __FORMAT_H
+#define __FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADDR_STRLEN 46	/* INET6_ADDRSTRLEN */
+#define TIME_STRLEN 32	/* "2026-11-25T11:52:11.123456Z" */
+
+/* The kernel's name of TCP state n ("ESTABLISHED"...), "UNKNOWN" if out of range. */
+const char *state_name(int n);
+
+/* Address bytes (network order) of family AF_INET/AF_INET6 into buf. */
+const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr);
+
+/* "1.2.3.4:80" or "[::1]:80"; buf of ADDRPORT_STRLEN never truncates. */
+#define ADDRPORT_STRLEN 56
+const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *addr,
+			     uint16_t port);
+
+/* Wall-clock ns since the epoch as RFC 3339 UTC with microseconds. */
+const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns);
+
+/* Wall-clock ns as HH:MM:SS.mmm (local time) for the live tables. */
+const char *format_clock(char *buf, size_t len, uint64_t wall_ns);
+
+/* Microseconds as milliseconds with 3 decimals ("50.123"), "-" when us < 0. */
+const char *format_ms(char *buf, size_t len, int64_t us);
+
+/* Append s to buf as an RFC 4180 field (quoted only when needed); returns new length. */
+size_t csv_field(char *buf, size_t len, size_t pos, const char *s);
+
+/* Symbolic errno name ("ECONNREFUSED"), or the number as text. */
+const char *errno_name(char *buf, size_t len, int err);
+
+#endif /* __FORMAT_H */

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* ksyms.h - kernel symbol addresses, from /proc/kallsyms. */
+#ifndef __KSYMS_H
+#define __KSYMS_H
+
+#include <stdint.h>
+
+/*
+ * Look up n names at once; addrs[i] is 0 where a name is missing (or
+ * hidden by kptr_restrict). Returns the number found, -errno on I/O error.
+ */
+int ksyms_lookup(const char *const *names, uint64_t *addrs, int n);
+
+#endif /* __KSYMS_H */

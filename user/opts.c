@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * opts.c - the command line, through glibc's argp. Every value is checked
+ * (ranges, trailing junk, overflow); a bad one ends the program with a
+ * one-line message and status 2.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "opts.h"
+
+const char *argp_program_version = "tcpphase " TCPPHASE_VERSION;
+const char *argp_program_bug_address = NULL;
+
+static const char doc[] =
+	"Trace every phase of every TCP connection: handshake, half-close, TIME_WAIT.\n"
+	"\n"
+	"USAGE: tcpphase [-e] [--csv] [-w] [-p PID] [-L PORTS] [-D PORTS] [-4|-6] [-d SECS]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    tcpphase                  # one line per finished connection, phases timed\n"
+	"    tcpphase --csv > c.csv    # the same as CSV, one row per endpoint\n"
+	"    tcpphase -e               # every state change, as it happens\n"
+	"    tcpphase -e --csv         # state changes as CSV\n"
+	"    tcpphase -L 80,443 -d 60  # local ports 80 and 443, for one minute\n"
+	"    tcpphase -D 5432 -w       # connections to port 5432, all phases\n"
+	"    tcpphase -p 181 -6        # IPv6 sockets of PID 181 only\n";
+
+enum { OPT_CSV = 256, OPT_MAX_CONNS };
+
+static const struct argp_option options[] = {
+	{ "events", 'e', NULL, 0, "Print every state change (the state-change stream)", 0 },
+	{ "csv", OPT_CSV, NULL, 0, "CSV output (RFC 4180, with a header row)", 0 },
+	{ "wide", 'w', NULL, 0, "Wide table: every phase and both addresses", 0 },
+	{ "pid", 'p', "PID", 0, "Only sockets of this process", 0 },
+	{ "lport", 'L', "PORTS", 0, "Only these local ports (80,443 or 8000-8010)", 0 },
+	{ "rport", 'D', "PORTS", 0, "Only these remote ports", 0 },
+	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
+	{ "ipv6", '6', NULL, 0, "IPv6 only", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 0 },
+	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Endpoints tracked at once (default 262144)", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
+	{},
+};
+
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out, char *err, size_t errlen)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ') {
+		snprintf(err, errlen, "'%s' is not a number", s ? s : "");
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end) {
+		snprintf(err, errlen, "'%s' is not a number", s);
+		return -1;
+	}
+	if (v < min || v > max) {
+		snprintf(err, errlen, "%s is out of range %llu-%llu", s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_port(const char *s, size_t len, uint16_t *port, char *err, size_t errlen)
+{
+	unsigned long long v;
+	char buf[16];
+
+	if (len == 0 || len >= sizeof(buf)) {
+		snprintf(err, errlen, "bad port '%.*s'", (int)(len > 20 ? 20 : len), s);
+		return -1;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (parse_uint(buf, 1, 65535, &v, err, errlen)) {
+		snprintf(err, errlen, "bad port '%s' (1-65535)", buf);
+		return -1;
+	}
+	*port = v;
+	return 0;
+}
+
+int parse_ports(const char *s, uint16_t *ports, int max, int *n, char *err, size_t errlen)
+{
+	const char *p = s;
+
+	*n = 0;
+	if (!s || !*s) {
+		snprintf(err, errlen, "empty port list");
+		return -1;
+	}
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		const char *dash = memchr(p, '-', len);
+		uint16_t lo, hi;
+
+		if (dash) {
+			if (parse_port(p, dash - p, &lo, err, errlen) ||
+			    parse_port(dash + 1, len - (dash - p) - 1, &hi, err, errlen))
+				return -1;
+			if (hi < lo) {
+				snprintf(err, errlen, "bad port range '%.*s'", (int)len, p);
+				return -1;
+			}
+		} else {
+			if (parse_port(p, len, &lo, err, errlen))
+				return -1;
+			hi = lo;
+		}
+		for (unsigned int v = lo; v <= hi; v++) {
+			if (*n >= max) {
+				snprintf(err, errlen, "too many ports (at most %d)", max);
+				return -1;
+			}
+			ports[(*n)++] = v;
+		}
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+int parse_seconds(const char *s, double *out, char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = s && *s ? strtod(s, &end) : NAN;
+	if (!s || !*s || errno || *end || !isfinite(v)) {
+		snprintf(err, errlen, "'%s' is not a number of seconds", s ? s : "");
+		return -1;
+	}
+	if (v <= 0 || v > 365 * 86400.0) {
+		snprintf(err, errlen, "%s seconds is out of range (0-31536000]", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct options *o = state->input;
+	unsigned long long v;
+	char err[128];
+
+	switch (key) {
+	case 'e':
+		o->events = true;
+		break;
+	case OPT_CSV:
+		o->csv = true;
+		break;
+	case 'w':
+		o->wide = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'p':
+		if (parse_uint(arg, 1, 4194304, &v, err, sizeof(err)))
+			argp_failure(state, 2, 0, "-p: %s", err);
+		o->pid = v;
+		break;
+	case 'L':
+		if (parse_ports(arg, o->lports, MAX_PORTS, &o->n_lports, err, sizeof(err)))
+			argp_failure(state, 2, 0, "-L: %s", err);
+		break;
+	case 'D':
+		if (parse_ports(arg, o->rports, MAX_PORTS, &o->n_rports, err, sizeof(err)))
+			argp_failure(state, 2, 0, "-D: %s", err);
+		break;
+	case '4':
+	case '6':
+		if (o->family)
+			argp_failure(state, 2, 0, "-4 and -6 are exclusive");
+		o->family = key == '4' ? AF_INET : AF_INET6;
+		break;
+	case 'd':
+		if (parse_seconds(arg, &o->duration_s, err, sizeof(err)))
+			argp_failure(state, 2, 0, "-d: %s", err);
+		break;
+	case OPT_MAX_CONNS:
+		if (parse_uint(arg, 16, 16777216, &v, err, sizeof(err)))
+			argp_failure(state, 2, 0, "--max-conns: %s", err);
+		o->max_conns = v;
+		break;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case ARGP_KEY_ARG:
+		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void opts_parse(int argc, char **argv, struct options *o)
+{
+	static const struct argp argp = {
+		.options = options,
+		.parser = parse_opt,
+		.doc = doc,
+	};
+
+	memset(o, 0, sizeof(*o));
+	o->max_conns = 262144;
+	argp_err_exit_status = 2;
+	argp_parse(&argp, argc, argv, 0, NULL, o);
+}

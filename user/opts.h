@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * opts.h - tcpphase's command line: what the user asked for, checked.
+ * The value parsers are separate so that unit tests can feed them junk.
+ */
+#ifndef __OPTS_H
+#define __OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/types.h>
+
+#include "tcpphase.h"
+
+struct options {
+	bool events;		/* --events: the state-change stream */
+	bool csv;
+	bool wide;
+	bool verbose;
+	pid_t pid;
+	int family;		/* 0, AF_INET or AF_INET6 */
+	uint16_t lports[MAX_PORTS];
+	int n_lports;
+	uint16_t rports[MAX_PORTS];
+	int n_rports;
+	double duration_s;	/* 0: until interrupted */
+	uint32_t max_conns;
+};
+
+/*
+ * Parsers: 0 on success, else -1 with a one-line reason in err.
+ * parse_ports takes "80", "80,443" or "8000-8010" (ranges expand), at most max.
+ */
+int parse_ports(const char *s, uint16_t *ports, int max, int *n, char *err, size_t errlen);
+int parse_seconds(const char *s, double *out, char *err, size_t errlen);
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out, char *err, size_t errlen);
+
+/*
+ * Parse argv into o. Exits on --help (0), --version (0) and usage errors
+ * (status 2, one line on stderr), as command lines do.
+ */
+void opts_parse(int argc, char **argv, struct options *o);
+
+#endif /* __OPTS_H */

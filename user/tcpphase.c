@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpphase - trace every phase of every TCP connection on this host:
+ * handshake latency on both sides, the half-close states, TIME_WAIT.
+ *
+ * The loader: open -> configure -> load -> attach the BPF programs, then
+ * poll the ring buffer on a timer (the programs submit without wakeups),
+ * feed the connection table, and flush the outputs once per batch. Every
+ * loss the kernel or the programs report is printed on exit.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfstats.h"
+#include "conntable.h"
+#include "kcounters.h"
+#include "ksyms.h"
+#include "opts.h"
+#include "sink.h"
+#include "tcpphase.h"
+#include "tcpphase.skel.h"
+
+#define POLL_MS 50
+#define LOSS_CHECK_NS 1000000000ULL
+
+static volatile sig_atomic_t exiting;
+
+struct tracer {
+	struct options opts;
+	struct tcpphase_bpf *skel;
+	struct ring_buffer *rb;
+	struct conntable *table;
+	struct out out;
+	const struct sink *sink;
+	struct kcounters k0;
+	uint64_t reported_loss;
+};
+
+static void sig_stop(int sig)
+{
+	exiting = 1;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return vfprintf(stderr, fmt, args);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+static void die_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tcpphase: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
+{
+	struct tracer *t = ctx;
+
+	t->sink->record(&t->out, c, kind);
+}
+
+static void on_transition(void *ctx, const struct event *e, const struct conn *c,
+			  int64_t elapsed_ns)
+{
+	struct tracer *t = ctx;
+
+	t->sink->transition(&t->out, e, c, elapsed_ns);
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct tracer *t = ctx;
+
+	if (len < sizeof(struct event))
+		return 0;
+	ct_event(t->table, data);
+	return 0;
+}
+
+/* Why the kernel refused us, in one line. */
+static const char *load_hint(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		return "permission denied: run as root or with CAP_BPF and CAP_PERFMON";
+	if (err == -ENOENT || err == -ESRCH)
+		return "a kernel type or tracepoint is missing (kernel without BTF?)";
+	return strerror(-err);
+}
+
+static bool tracefs_ready(void)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/tracing/events", &st) ||
+	    !stat("/sys/kernel/debug/tracing/events", &st))
+		return true;
+	/* mount it when we can: the accept() tracepoints need it */
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		return true;
+	return false;
+}
+
+/* Configure the programs from the options, before load. */
+static int configure(struct tracer *t)
+{
+	static const char *const fns[] = { "tw_timer_handler", "reqsk_timer_handler" };
+	struct tcpphase_bpf *s = t->skel;
+	const struct options *o = &t->opts;
+	uint64_t addrs[2];
+
+	s->rodata->target_pid = o->pid;
+	s->rodata->target_family = o->family;
+	for (int i = 0; i < o->n_lports; i++)
+		s->rodata->lports[i] = o->lports[i];
+	s->rodata->n_lports = o->n_lports;
+	for (int i = 0; i < o->n_rports; i++)
+		s->rodata->rports[i] = o->rports[i];
+	s->rodata->n_rports = o->n_rports;
+	s->rodata->hz = sysconf(_SC_CLK_TCK) > 0 ? 250 : 250;
+	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
+
+	if (o->events) {
+		/* the state stream needs no timers */
+		bpf_program__set_autoload(s->progs.timer_start, false);
+		bpf_program__set_autoload(s->progs.timer_start_rescue, false);
+		bpf_program__set_autoload(s->progs.timer_expire_entry, false);
+		bpf_program__set_autoload(s->progs.timer_expire_entry_rescue, false);
+		bpf_program__set_autoload(s->progs.timer_cancel, false);
+		bpf_program__set_autoload(s->progs.timer_cancel_rescue, false);
+		return 0;
+	}
+	if (ksyms_lookup(fns, addrs, 2) != 2) {
+		die_msg("cannot resolve tw_timer_handler/reqsk_timer_handler in /proc/kallsyms "
+			"(kptr_restrict? run as root)");
+		return -ENOENT;
+	}
+	s->rodata->tw_timer_fn = addrs[0];
+	s->rodata->req_timer_fn = addrs[1];
+	return 0;
+}
+
+/*
+ * Attach in definition order: each rescue program must run after its
+ * primary on the same tracepoint. The accept() hooks are optional.
+ */
+static int attach(struct tracer *t)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	bool accept_warned = false;
+
+	bpf_object__for_each_program(prog, t->skel->obj)
+	{
+		const char *name = bpf_program__name(prog);
+		bool optional = !strncmp(name, "exit_accept", 11);
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (optional && !tracefs_ready()) {
+			if (!accept_warned)
+				die_msg("warning: tracefs not mounted (mount -t tracefs nodev "
+					"/sys/kernel/tracing): accept() not traced, passive "
+					"sockets get the listener's pid");
+			accept_warned = true;
+			continue;
+		}
+		link = bpf_program__attach(prog);
+		if (!link) {
+			int err = -errno;
+
+			if (optional) {
+				if (!accept_warned)
+					die_msg("warning: cannot trace accept() (%s): passive "
+						"sockets get the listener's pid",
+						strerror(-err));
+				accept_warned = true;
+				continue;
+			}
+			die_msg("cannot attach %s: %s", name, load_hint(err));
+			return err;
+		}
+		/* keep it with the skeleton, which destroys it */
+		for (int i = 0; i < t->skel->skeleton->prog_cnt; i++)
+			if (*t->skel->skeleton->progs[i].prog == prog)
+				*t->skel->skeleton->progs[i].link = link;
+	}
+	return 0;
+}
+
+/* Sum of kernel recursion misses of primaries and rescues. */
+static void recursion_misses(struct tracer *t, uint64_t *primary, uint64_t *rescue)
+{
+	struct bpf_program *prog;
+
+	*primary = *rescue = 0;
+	bpf_object__for_each_program(prog, t->skel->obj)
+	{
+		struct prog_stats ps;
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || prog_stats_read(fd, &ps))
+			continue;
+		if (strstr(bpf_program__name(prog), "_rescue"))
+			*rescue += ps.recursion_misses;
+		else
+			*primary += ps.recursion_misses;
+	}
+}
+
+/* Losses so far: ring-buffer drops, events no program saw, table overflow. */
+struct losses {
+	uint64_t rb_drops;
+	uint64_t rescued;
+	uint64_t misses;	/* primary misses */
+	uint64_t lost;		/* misses the rescue did not catch */
+	uint64_t full;
+};
+
+static void read_losses(struct tracer *t, struct losses *l)
+{
+	uint64_t cnt[CNT_MAX] = { 0 }, rescue_misses;
+	struct ct_stats st;
+
+	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
+	recursion_misses(t, &l->misses, &rescue_misses);
+	ct_get_stats(t->table, &st);
+	l->rb_drops = cnt[CNT_RB_DROPS];
+	l->rescued = cnt[CNT_RESCUED];
+	l->lost = l->misses > l->rescued ? l->misses - l->rescued : 0;
+	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
+}
+
+static void report_losses(struct tracer *t, bool final)
+{
+	struct losses l;
+	struct ct_stats st;
+	uint64_t total;
+
+	read_losses(t, &l);
+	total = l.rb_drops + l.lost + l.full;
+	if (!final && total == t->reported_loss)
+		return;
+	t->reported_loss = total;
+	ct_get_stats(t->table, &st);
+	if (!final) {
+		fprintf(stderr,
+			"tcpphase: lost %llu events (ring buffer full %llu, recursion %llu, "
+			"table full %llu)\n",
+			(unsigned long long)total, (unsigned long long)l.rb_drops,
+			(unsigned long long)l.lost, (unsigned long long)l.full);
+		return;
+	}
+	fprintf(stderr,
+		"tcpphase: %llu events, %llu records (%llu partial); lost %llu (ring buffer "
+		"full %llu, recursion %llu of %llu misses, %llu rescued; table full %llu); "
+		"missed transitions %llu\n",
+		(unsigned long long)st.events, (unsigned long long)st.records,
+		(unsigned long long)st.partial, (unsigned long long)total,
+		(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
+		(unsigned long long)l.misses, (unsigned long long)l.rescued,
+		(unsigned long long)l.full, (unsigned long long)st.missed);
+}
+
+static void report_kcounters(struct tracer *t)
+{
+	struct kcounters k;
+
+	if (t->opts.events || kcounters_read(&k))
+		return;
+	fprintf(stderr,
+		"tcpphase: kernel (this netns): TW +%llu, TWKilled +%llu, TWRecycled +%llu, "
+		"TCPTimeWaitOverflow +%llu, tw live %llu\n",
+		(unsigned long long)(k.tw - t->k0.tw),
+		(unsigned long long)(k.tw_killed - t->k0.tw_killed),
+		(unsigned long long)(k.tw_recycled - t->k0.tw_recycled),
+		(unsigned long long)(k.tw_overflow - t->k0.tw_overflow),
+		(unsigned long long)k.tw_live);
+}
+
+/* The poll loop: returns 0, or the errno of a failed write. */
+static int run(struct tracer *t)
+{
+	uint64_t start = now_ns(CLOCK_MONOTONIC), last_check = start;
+	uint64_t stop_at = t->opts.duration_s > 0 ? start + t->opts.duration_s * 1e9 : 0;
+	int err;
+
+	while (!exiting) {
+		uint64_t now;
+
+		err = ring_buffer__poll(t->rb, POLL_MS);
+		if (err < 0 && err != -EINTR) {
+			die_msg("ring buffer: %s", strerror(-err));
+			return 0;
+		}
+		now = now_ns(CLOCK_MONOTONIC);
+		ct_tick(t->table, now);
+		if (out_flush(&t->out))
+			return t->out.err;
+		if (now - last_check >= LOSS_CHECK_NS) {
+			report_losses(t, false);
+			last_check = now;
+		}
+		if (stop_at && now >= stop_at)
+			break;
+	}
+	/* drain what the programs wrote before we stop reading */
+	ring_buffer__consume(t->rb);
+	ct_flush(t->table, now_ns(CLOCK_MONOTONIC));
+	return out_flush(&t->out);
+}
+
+int main(int argc, char **argv)
+{
+	struct tracer t = { 0 };
+	struct ct_config cfg = { 0 };
+	int err, status = 1;
+
+	opts_parse(argc, argv, &t.opts);
+	libbpf_set_print(t.opts.verbose ? libbpf_print : libbpf_quiet);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, sig_stop);
+	signal(SIGTERM, sig_stop);
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
+			"CONFIG_DEBUG_INFO_BTF=y is needed");
+		return 1;
+	}
+	t.out.f = stdout;
+	t.out.csv = t.opts.csv;
+	t.out.wide = t.opts.wide;
+	t.out.wall_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	t.sink = t.opts.events ? &events_sink : &lifecycle_sink;
+
+	t.skel = tcpphase_bpf__open();
+	if (!t.skel) {
+		die_msg("cannot open BPF object: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (configure(&t))
+		goto cleanup;
+	err = tcpphase_bpf__load(t.skel);
+	if (err) {
+		die_msg("cannot load BPF programs: %s", load_hint(err));
+		goto cleanup;
+	}
+	cfg.max_conns = t.opts.max_conns;
+	cfg.ctx = &t;
+	if (t.opts.events)
+		cfg.on_transition = on_transition;
+	else
+		cfg.on_record = on_record;
+	t.table = ct_new(&cfg);
+	if (!t.table) {
+		die_msg("out of memory for %u connections", cfg.max_conns);
+		goto cleanup;
+	}
+	t.rb = ring_buffer__new(bpf_map__fd(t.skel->maps.events), handle_event, &t, NULL);
+	if (!t.rb) {
+		die_msg("cannot create ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (attach(&t))
+		goto cleanup;
+	kcounters_read(&t.k0);
+
+	t.sink->header(&t.out);
+	if (t.opts.verbose)
+		fprintf(stderr, "tcpphase: tracing, Ctrl-C to stop\n");
+	fflush(stdout);
+	err = run(&t);
+	if (err == EPIPE) {
+		status = 0;	/* the reader went away: a normal end */
+	} else if (err) {
+		die_msg("write error: %s", strerror(err));
+	} else {
+		status = 0;
+		report_losses(&t, true);
+		report_kcounters(&t);
+	}
+
+cleanup:
+	ring_buffer__free(t.rb);
+	tcpphase_bpf__destroy(t.skel);
+	ct_free(t.table);
+	return status;
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * u64map.c - bounded open-addressing hash map with linear probing and
+ * backward-shift deletion (no tombstones, so a long run never degrades).
+ * The slot array is a power of two at least twice max_items.
+ */
+#include <stdlib.h>
+
+#include "u64map.h"
+
+struct slot {
+	uint64_t key;	/* 0: empty */
+	void *val;
+};
+
+struct u64map {
+	struct slot *slots;
+	size_t mask;
+	size_t count;
+	size_t max_items;
+};
+
+static size_t slot_of(const struct u64map *m, uint64_t key)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return key & m->mask;
+}
+
+struct u64map *u64map_new(size_t max_items)
+{
+	struct u64map *m = calloc(1, sizeof(*m));
+	size_t n = 16;
+
+	if (!m)
+		return NULL;
+	while (n < 2 * max_items)
+		n <<= 1;
+	m->slots = calloc(n, sizeof(*m->slots));
+	if (!m->slots) {
+		free(m);
+		return NULL;
+	}
+	m->mask = n - 1;
+	m->max_items = max_items;
+	return m;
+}
+
+void u64map_free(struct u64map *m)
+{
+	if (!m)
+		return;
+	free(m->slots);
+	free(m);
+}
+
+void *u64map_get(const struct u64map *m, uint64_t key)
+{
+	for (size_t i = slot_of(m, key);; i = (i + 1) & m->mask) {
+		if (m->slots[i].key == key && key)
+			return m->slots[i].val;
+		if (!m->slots[i].key)
+			return NULL;
+	}
+}
+
+int u64map_put(struct u64map *m, uint64_t key, void *val)
+{
+	size_t i;
+
+	if (!key)
+		return -1;
+	for (i = slot_of(m, key); m->slots[i].key; i = (i + 1) & m->mask) {
+		if (m->slots[i].key == key) {
+			m->slots[i].val = val;
+			return 0;
+		}
+	}
+	if (m->count >= m->max_items)
+		return -1;
+	m->slots[i].key = key;
+	m->slots[i].val = val;
+	m->count++;
+	return 0;
+}
+
+void *u64map_del(struct u64map *m, uint64_t key)
+{
+	size_t i, j;
+	void *val;
+
+	for (i = slot_of(m, key);; i = (i + 1) & m->mask) {
+		if (!m->slots[i].key)
+			return NULL;
+		if (m->slots[i].key == key)
+			break;
+	}
+	val = m->slots[i].val;
+	/* shift back the entries that probed past slot i */
+	for (j = (i + 1) & m->mask; m->slots[j].key; j = (j + 1) & m->mask) {
+		size_t home = slot_of(m, m->slots[j].key);
+
+		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
+			m->slots[i] = m->slots[j];
+			i = j;
+		}
+	}
+	m->slots[i].key = 0;
+	m->slots[i].val = NULL;
+	m->count--;
+	return val;
+}
+
+size_t u64map_count(const struct u64map *m)
+{
+	return m->count;
+}
+
+void u64map_each(const struct u64map *m, void (*fn)(uint64_t key, void *val, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i <= m->mask; i++)
+		if (m->slots[i].key)
+			fn(m->slots[i].key, m->slots[i].val, ctx);
+}
