@@ -39,7 +39,9 @@ const volatile __u16 rports[MAX_PORTS] = {};
 const volatile __u32 n_rports = 0;
 const volatile __u64 tw_timer_fn = 0;
 const volatile __u64 req_timer_fn = 0;
-const volatile __u32 hz = 250;
+/* Jiffies per second: the kernel config's, else what user space measured. */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+const volatile __u32 hz_fallback = 250;
 /* Wake the reader only once the ring buffer holds this many bytes. */
 const volatile __u64 wakeup_bytes = 0;
 
@@ -221,8 +223,9 @@ static __always_inline bool in_process_ctx(int oldstate, int newstate)
 static __always_inline __u64 jiffies_to_ktime(__u64 now_ns, unsigned long expires)
 {
 	__s64 delta = (__s64)(expires - (unsigned long)bpf_jiffies64());
+	__u32 hz = CONFIG_HZ ? CONFIG_HZ : hz_fallback;
 
-	return now_ns + delta * (__s64)(NSEC_PER_SEC / hz);
+	return now_ns + delta * (__s64)(NSEC_PER_SEC / (hz ? hz : 250));
 }
 
 static __always_inline int handle_set_state(const struct sock *sk, int oldstate, int newstate,
@@ -521,6 +524,28 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int exit_accept(struct sys_exit_args *ctx)
 {
 	return handle_accept(ctx->ret);
+}
+
+/*
+ * Read a TIME_WAIT sock's substate and expiry on demand (run by user space
+ * through BPF_PROG_TEST_RUN, never attached): an orphan FIN_WAIT2 that turned
+ * into TIME_WAIT by a re-arm that fired no timer_start shows it only here.
+ */
+struct tw_probe tw_probe_out = {};
+
+SEC("raw_tp")
+int probe_tw(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct inet_timewait_sock *tw = (void *)ctx->args[0];
+	__u64 now = bpf_ktime_get_ns();
+
+	tw_probe_out.tw = (__u64)tw;
+	tw_probe_out.valid = (__u64)BPF_CORE_READ(tw, tw_timer.function) == tw_timer_fn;
+	tw_probe_out.substate = BPF_CORE_READ(tw, tw_substate);
+	tw_probe_out.sport = BPF_CORE_READ(tw, __tw_common.skc_num);
+	tw_probe_out.dport = bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport));
+	tw_probe_out.expires_ns = jiffies_to_ktime(now, BPF_CORE_READ(tw, tw_timer.expires));
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -88,6 +88,17 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
+/* What probe_tw read from a TIME_WAIT sock (valid: it still is one). */
+struct tw_probe {
+	__u64 tw;
+	__u64 expires_ns;
+	__u16 sport;
+	__u16 dport;
+	__u8 substate;
+	__u8 valid;
+	__u8 pad[2];
+};
+
 /* Loss counters, one slot each in the per-CPU 'counters' array. */
 enum counter_idx {
 	CNT_RB_DROPS,		/* ring buffer reservation failed: event lost */

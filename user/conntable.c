@@ -767,8 +767,15 @@ struct flush_ctx {
 static void flush_tw(uint64_t key, void *val, void *arg)
 {
 	struct flush_ctx *f = arg;
+	struct conntable *t = f->t;
 	struct conn *c = val;
+	uint64_t expires;
+	uint8_t sub;
 
+	/* the FIN may have come with a re-arm that fired no timer event */
+	if (c->tw_substate == TS_FIN_WAIT2 && t->cfg.probe_tw &&
+	    !t->cfg.probe_tw(t->cfg.ctx, c->tw, &sub, &expires))
+		tw_flip(c, sub, expires - TCP_TIMEWAIT_LEN_NS);
 	if (c->tw_substate == TS_FIN_WAIT2)
 		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, f->now));
 	else

@@ -107,11 +107,18 @@ typedef void (*record_fn)(void *ctx, const struct conn *c, enum rec_kind kind);
 typedef void (*transition_fn)(void *ctx, const struct event *e, const struct conn *c,
 			      int64_t elapsed_ns);
 
+/*
+ * Ask the kernel for a live tw sock's substate and expiry (ns, CLOCK_MONOTONIC):
+ * 0 on success. Optional: a replay has no kernel to ask.
+ */
+typedef int (*probe_tw_fn)(void *ctx, uint64_t tw, uint8_t *substate, uint64_t *expires_ns);
+
 struct ct_config {
 	uint32_t max_conns;	/* bound on tracked endpoints (and requests) */
 	uint64_t grace_ns;	/* how long a timer cancel waits for its re-arm */
 	record_fn on_record;
 	transition_fn on_transition;
+	probe_tw_fn probe_tw;
 	void *ctx;
 };
 

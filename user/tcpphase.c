@@ -97,6 +97,24 @@ static void on_transition(void *ctx, const struct event *e, const struct conn *c
 	t->sink->transition(&t->out, e, c, elapsed_ns);
 }
 
+/* Run probe_tw on one tw sock; checks that it still is the one we know. */
+static int probe_tw(void *ctx, uint64_t tw, uint8_t *substate, uint64_t *expires_ns)
+{
+	struct tracer *t = ctx;
+	struct tw_probe *p = &t->skel->bss->tw_probe_out;
+	__u64 args[1] = { tw };
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	memset(p, 0, sizeof(*p));
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.probe_tw), &topts))
+		return -errno;
+	if (!p->valid || p->tw != tw)
+		return -ENOENT;
+	*substate = p->substate;
+	*expires_ns = p->expires_ns;
+	return 0;
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
@@ -146,8 +164,8 @@ static int configure(struct tracer *t)
 	for (int i = 0; i < o->n_rports; i++)
 		s->rodata->rports[i] = o->rports[i];
 	s->rodata->n_rports = o->n_rports;
-	s->rodata->hz = sysconf(_SC_CLK_TCK) > 0 ? 250 : 250;
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
+	bpf_program__set_autoattach(s->progs.probe_tw, false);
 
 	if (o->events) {
 		/* the state stream needs no timers */
@@ -184,7 +202,7 @@ static int attach(struct tracer *t)
 		const char *name = bpf_program__name(prog);
 		bool optional = !strncmp(name, "exit_accept", 11);
 
-		if (!bpf_program__autoload(prog))
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog))
 			continue;
 		if (optional && !tracefs_ready()) {
 			if (!accept_warned)
@@ -381,6 +399,7 @@ int main(int argc, char **argv)
 		cfg.on_transition = on_transition;
 	else
 		cfg.on_record = on_record;
+	cfg.probe_tw = probe_tw;
 	t.table = ct_new(&cfg);
 	if (!t.table) {
 		die_msg("out of memory for %u connections", cfg.max_conns);
