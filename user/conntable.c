@@ -25,6 +25,7 @@
 #include "u64map.h"
 
 #define TCP_TIMEWAIT_LEN_NS (60ULL * 1000000000ULL)
+#define RECENT_CLOSES 64
 #define REQ_STALE_NS (300ULL * 1000000000ULL)
 /* A child with no request seen this long after start is a syncookie one. */
 #define SYNCOOKIE_AFTER_NS (3ULL * 1000000000ULL)
@@ -65,6 +66,11 @@ struct conntable {
 	struct u64map *req_tuples; /* tuple -> req */
 	struct conn *pending;	/* conns with t_pending */
 	struct req *req_pending;
+	struct {
+		uint64_t sk;
+		uint8_t oldstate;
+	} closed[RECENT_CLOSES];	/* the last sockets closed, to spot duplicates */
+	int closed_next;
 	uint64_t t_first;	/* first event: tracing start */
 	uint64_t t_last_reap;
 	struct ct_stats st;
@@ -187,7 +193,7 @@ static int64_t dur(uint64_t from, uint64_t to)
 
 static void phase_add(struct conn *c, int ph, int64_t ns)
 {
-	if (ns < 0)
+	if (ns < 0 || ph < 0)
 		return;
 	c->ph[ph] = (c->ph[ph] < 0 ? 0 : c->ph[ph]) + ns;
 }
@@ -289,9 +295,9 @@ static void join_request(struct conntable *t, struct conn *c, const struct event
 {
 	struct req *r = u64map_get(t->req_tuples, event_tuple(e));
 
-	c->role = ROLE_PASSIVE;
-	if (e->flags & EVF_FASTOPEN) {
-		c->hs_kind = HS_FASTOPEN;
+	c->joined = true;
+	if (c->hs_kind == HS_FASTOPEN) {
+		/* the child was made at SYN time: nothing to time */
 	} else if (r) {
 		struct conn *l = u64map_get(t->socks, r->listener);
 
@@ -348,9 +354,13 @@ static void pending_remove(struct conntable *t, struct conn *c)
 	c->t_pending = 0;	/* the tick drops it from the list */
 }
 
+static void tw_flip(struct conn *c, uint8_t substate, uint64_t at);
+
 /* The tw sock ended at ts: TIME_WAIT (or the orphan FIN_WAIT2) is over. */
 static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 {
+	if (end != TWE_EXPIRED && c->pend_expires)	/* ended by a cancel */
+		tw_flip(c, c->pend_substate, c->pend_expires - TCP_TIMEWAIT_LEN_NS);
 	pending_remove(t, c);
 	if (c->tw_substate == TS_FIN_WAIT2) {
 		/* never reached TIME_WAIT: tcp_fin_timeout, or killed in FIN_WAIT2 */
@@ -381,8 +391,21 @@ static void tw_flip(struct conn *c, uint8_t substate, uint64_t at)
 }
 
 /* The full socket is gone; a tw sock may carry on the endpoint. */
+/* A "-> CLOSE" just handled for the same socket and transition: a duplicate. */
+static bool recently_closed(struct conntable *t, const struct event *e)
+{
+	for (int i = 0; i < RECENT_CLOSES; i++)
+		if (t->closed[i].sk == e->id && t->closed[i].oldstate == e->oldstate)
+			return true;
+	return false;
+}
+
 static void sock_closed(struct conntable *t, struct conn *c, const struct event *e)
 {
+	t->closed[t->closed_next].sk = e->id;
+	t->closed[t->closed_next].oldstate = e->oldstate;
+	t->closed_next = (t->closed_next + 1) % RECENT_CLOSES;
+
 	struct tw_info *tw = e->aux ? u64map_del(t->tw_new, e->aux) : NULL;
 	int old = e->oldstate;
 
@@ -437,16 +460,20 @@ static void on_state(struct conntable *t, const struct event *e)
 	int64_t elapsed = -1;
 
 	if (!c) {
+		if (new == TS_CLOSE && recently_closed(t, e)) {
+			t->st.duplicates++;	/* the rescue and the primary both ran */
+			return;
+		}
 		c = conn_new(t, e);
 		if (!c)
 			return;
 		c->state = old;
 		if (old == TS_CLOSE && new == TS_SYN_SENT)
 			c->role = ROLE_ACTIVE;
-		else if (old == TS_CLOSE && new == TS_LISTEN)
-			c->role = ROLE_LISTENER;
 		else if (old == TS_LISTEN && new == TS_SYN_RECV)
-			join_request(t, c, e);
+			c->role = ROLE_PASSIVE;
+		else if ((old == TS_CLOSE && new == TS_LISTEN) || old == TS_LISTEN)
+			c->role = ROLE_LISTENER;
 		else
 			c->role = ROLE_UNKNOWN;
 	} else if (c->state == new && c->t_state == e->ts_ns) {
@@ -468,6 +495,12 @@ static void on_state(struct conntable *t, const struct event *e)
 
 	if (t->cfg.on_transition)
 		t->cfg.on_transition(t->cfg.ctx, e, c, elapsed);
+
+	/* the child's addresses are set after its LISTEN -> SYN_RECV: join now */
+	if (old == TS_SYN_RECV && c->role == ROLE_PASSIVE && !c->joined)
+		join_request(t, c, e);
+	if (old == TS_LISTEN && new == TS_SYN_RECV && (e->flags & EVF_FASTOPEN))
+		c->hs_kind = HS_FASTOPEN;
 
 	if (new == TS_ESTABLISHED && (old == TS_SYN_SENT || old == TS_SYN_RECV)) {
 		c->result = RES_OK;
@@ -559,6 +592,7 @@ static void on_tw(struct conntable *t, const struct event *e)
 	switch (e->type) {
 	case EV_TW_START:	/* re-armed: a cancel just before it was no end */
 		pending_remove(t, c);
+		c->pend_expires = 0;
 		tw_flip(c, e->newstate, e->ts_ns);
 		break;
 	case EV_TW_EXPIRE:
@@ -566,8 +600,12 @@ static void on_tw(struct conntable *t, const struct event *e)
 		tw_finish(t, c, e->ts_ns, TWE_EXPIRED);
 		break;
 	case EV_TW_CANCEL:
-		/* a silent re-arm (same wheel bucket) moved the expiry: FIN came then */
-		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
+		/*
+		 * A re-arm fires cancel (old expiry) then start; only a cancel
+		 * that is an end tells, by its expiry, of a silent earlier re-arm.
+		 */
+		c->pend_substate = e->newstate;
+		c->pend_expires = e->aux;
 		if (e->flags & EVF_CONNECTING) {
 			tw_finish(t, c, e->ts_ns, TWE_REUSED);
 			break;

@@ -82,6 +82,7 @@ struct conn {
 	bool partial;		/* a transition was missed or the record was cut at exit */
 	bool closing_seen;	/* a close phase began: the record must be written */
 	bool emitted_closed;	/* REC_CLOSED was handed out */
+	bool joined;		/* passive: its request sock was looked for */
 	int err;		/* sk_err when the handshake failed */
 	uint8_t laddr[16], raddr[16];
 	uint16_t lport, rport;
@@ -93,6 +94,8 @@ struct conn {
 	uint64_t t_tw;		/* TIME_WAIT proper began (after an orphan FIN_WAIT2) */
 	uint64_t t_fw2;		/* FIN_WAIT2 entry, kept across the tw handover */
 	uint64_t t_pending;	/* tw cancel awaiting its meaning, 0 if none */
+	uint64_t pend_expires;	/* that cancel's timer expiry (ns) */
+	uint8_t pend_substate;	/* and the tw substate it saw */
 	int64_t ph[PH_MAX];	/* phase durations, ns, -1 if not applicable */
 	uint32_t syn_retrans;
 	uint64_t tx_bytes, rx_bytes;

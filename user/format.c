@@ -80,7 +80,8 @@ size_t csv_field(char *buf, size_t len, size_t pos, const char *s)
 	} else {
 		if (pos + 1 < len)
 			buf[pos++] = '"';
-		for (; *s && pos + 2 < len; s++) {
+		/* room for this character (doubled if a quote) and the closing quote */
+		for (; *s && pos + 2 + (*s == '"') < len; s++) {
 			if (*s == '"')
 				buf[pos++] = '"';
 			buf[pos++] = *s;

@@ -5,6 +5,7 @@
  * one-line message and status 2.
  */
 #include <argp.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -55,7 +56,7 @@ int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ') {
+	if (!s || !isdigit((unsigned char)*s)) {
 		snprintf(err, errlen, "'%s' is not a number", s ? s : "");
 		return -1;
 	}

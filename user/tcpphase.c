@@ -335,7 +335,11 @@ static int run(struct tracer *t)
 	while (!exiting) {
 		uint64_t now;
 
+		/* wakes early only when the buffer fills; records submitted
+		 * without a wakeup are not reported by epoll: consume them */
 		err = ring_buffer__poll(t->rb, POLL_MS);
+		if (err >= 0)
+			err = ring_buffer__consume(t->rb);
 		if (err < 0 && err != -EINTR) {
 			die_msg("ring buffer: %s", strerror(-err));
 			return 0;

@@ -1,0 +1,121 @@
+"""harness - run the real tcpphase under test and read what it reports.
+
+Tracer starts ./tcpphase with the given arguments, waits until its programs
+are attached (it prints its header only then), and on stop() sends SIGINT
+and parses its CSV. Tests are plain functions registered with @test; they
+raise AssertionError to fail and Skip where BPF cannot load at all.
+"""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TCPPHASE = os.path.join(ROOT, "tcpphase")
+PEER = os.path.join(ROOT, "tests", "integration", "peer.py")
+DELAYLINE = os.path.join(ROOT, ".output", "delayline")
+os.environ.setdefault("DELAYLINE", DELAYLINE)
+
+TESTS = []
+
+
+class Skip(Exception):
+    pass
+
+
+def test(name, slow=False):
+    def register(fn):
+        TESTS.append((name, fn, slow))
+        return fn
+    return register
+
+
+class Tracer:
+    """tcpphase running in the background; stop() returns (stdout, stderr)."""
+
+    def __init__(self, *args, ready_timeout=20):
+        self.args = [TCPPHASE, *args]
+        self.ready_timeout = ready_timeout
+        self.proc = None
+        self.out = self.err = ""
+
+    def __enter__(self):
+        self.outf = open(f"/tmp/tcpphase-test-{os.getpid()}.out", "w+")
+        self.errf = open(f"/tmp/tcpphase-test-{os.getpid()}.err", "w+")
+        self.proc = subprocess.Popen(self.args, stdout=self.outf, stderr=self.errf)
+        deadline = time.time() + self.ready_timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                err = open(self.errf.name).read()
+                if "cannot load BPF" in err or "permission denied" in err:
+                    raise Skip(f"BPF cannot load: {err.strip()}")
+                raise AssertionError(f"tcpphase exited {self.proc.returncode}: {err.strip()}")
+            if os.path.getsize(self.outf.name) > 0:
+                time.sleep(0.1)
+                return self
+            time.sleep(0.05)
+        raise AssertionError("tcpphase did not come up")
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("tcpphase did not stop on signal")
+        self.out = open(self.outf.name).read()
+        self.err = open(self.errf.name).read()
+        return self.out, self.err
+
+    def __exit__(self, *exc):
+        self.stop()
+        for f in (self.outf, self.errf):
+            f.close()
+            os.unlink(f.name)
+        return False
+
+    def rows(self):
+        return list(csv.DictReader(io.StringIO(self.out)))
+
+
+def netns_inode(ns):
+    return str(os.stat(f"/var/run/netns/{ns}").st_ino)
+
+
+def peer(lab, ns, role, host, port, *opts):
+    """Start peer.py in ns; for a server, wait until it listens."""
+    p = lab.run(ns, [sys.executable, PEER, role, host, str(port), *map(str, opts)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if role == "server":
+        line = p.stdout.readline()
+        if line.strip() != "ready":
+            raise AssertionError(f"server did not start: {p.stderr.read()}")
+    return p
+
+
+def wait_peer(p, timeout=90):
+    out, err = p.communicate(timeout=timeout)
+    if p.returncode:
+        raise AssertionError(f"peer failed ({p.returncode}): {err.strip()}")
+    return out
+
+
+def ms(row, col):
+    v = row[col]
+    return None if v == "" else int(v) / 1000.0
+
+
+def assert_between(what, value, lo, hi):
+    if value is None or not (lo <= value <= hi):
+        raise AssertionError(f"{what} = {value}, expected {lo}..{hi}")
+
+
+def assert_eq(what, got, want):
+    if got != want:
+        raise AssertionError(f"{what} = {got!r}, expected {want!r}")

@@ -1,0 +1,90 @@
+"""peer - one end of a test TCP connection, run inside a test namespace.
+
+    peer.py server HOST PORT [options]   listen, accept one connection
+    peer.py client HOST PORT [options]   connect, send one byte
+
+After the exchange the peer ends the connection as --then says:
+    close     close (after --delay seconds, or at wall-clock --at)
+    eof       read until the other side's FIN, wait --delay, close
+    shutdown  shutdown(SHUT_WR), read until FIN, wait --delay, close
+--linger0 makes the close an RST. A server prints "ready" once listening; a
+client whose connect() fails prints "connect_errno=N". Both print "done".
+"""
+
+import argparse
+import socket
+import struct
+import sys
+import time
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def finish(sock, args):
+    if args.then in ("eof", "shutdown"):
+        if args.then == "shutdown":
+            sock.shutdown(socket.SHUT_WR)
+        while sock.recv(4096):
+            pass
+    if args.at:
+        time.sleep(max(0.0, args.at - time.time()))
+    elif args.delay:
+        time.sleep(args.delay)
+    if args.linger0:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("role", choices=["server", "client"])
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("--then", default="close", choices=["close", "eof", "shutdown"])
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--at", type=float, default=0.0)
+    p.add_argument("--linger0", action="store_true")
+    p.add_argument("--bind-port", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--accept-delay", type=float, default=0.0)
+    p.add_argument("--hold", type=float, default=0.0, help="server: stay up after close")
+    args = p.parse_args()
+    fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+
+    if args.role == "server":
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((args.host, args.port))
+        ls.listen(16)
+        say("ready")
+        if args.accept_delay:
+            time.sleep(args.accept_delay)
+        ls.settimeout(args.timeout)
+        conn, _ = ls.accept()
+        conn.recv(1)
+        finish(conn, args)
+        time.sleep(args.hold)
+        ls.close()
+    else:
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if args.bind_port:
+            s.bind(("", args.bind_port))
+        s.settimeout(args.timeout)
+        try:
+            s.connect((args.host, args.port))
+        except OSError as e:
+            say(f"connect_errno={e.errno or 0}")
+            say("done")
+            return 0
+        s.settimeout(None)
+        s.send(b"x")
+        finish(s, args)
+    say("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
