@@ -13,7 +13,9 @@
  *
  * usage: delayline -a NS_A -b NS_B -d DELAY_MS [-n TUN_NAME] [-r READY_FILE]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

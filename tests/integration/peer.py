@@ -26,8 +26,11 @@ def finish(sock, args):
     if args.then in ("eof", "shutdown"):
         if args.then == "shutdown":
             sock.shutdown(socket.SHUT_WR)
-        while sock.recv(4096):
-            pass
+        try:
+            while sock.recv(4096):
+                pass
+        except ConnectionResetError:
+            say("reset")
     if args.at:
         time.sleep(max(0.0, args.at - time.time()))
     elif args.delay:

@@ -1,0 +1,210 @@
+"""Per-connection lifecycles across a 25 ms-each-way delay line (RTT 50 ms).
+
+Client in namespace A, server in B, tcpphase --csv tracing both; every
+number is checked against the delay. The delay line adds ~0.3 ms per hop.
+"""
+
+import subprocess
+import time
+
+from harness import (Tracer, assert_between, assert_eq, ms, netns_inode, peer, test,
+                     wait_peer)
+from netlab import Lab
+
+LIFECYCLE_COLUMNS = (
+    "start_time,end_time,pid,comm,netns,family,role,laddr,lport,raddr,rport,result,"
+    "handshake_us,syn_retrans,accept_wait_us,established_us,closer,fin_wait1_us,"
+    "fin_wait2_us,close_wait_us,last_ack_us,closing_us,time_wait_us,tw_end,tx_bytes,"
+    "rx_bytes,retrans,srtt_us,partial")
+RTT = 50.0
+
+
+def rows_of(tr, lab, port):
+    """(client rows in A, server rows in B) for connections to port."""
+    a, b = netns_inode(lab.ns_a), netns_inode(lab.ns_b)
+    rows = tr.rows()
+    cli = [r for r in rows if r["netns"] == a and r["rport"] == str(port)]
+    srv = [r for r in rows if r["netns"] == b and r["lport"] == str(port)]
+    return cli, srv
+
+
+def one(rows, what):
+    assert len(rows) == 1, f"{what}: {len(rows)} rows: {rows}"
+    return rows[0]
+
+
+def exchange(port, cli_opts=(), srv_opts=(), ipv6=False, settle=0.3, lab_setup=None):
+    with Lab(delay_ms=25) as lab, Tracer("--csv") as tr:
+        if lab_setup:
+            lab_setup(lab)
+        host = lab.addr6_b if ipv6 else lab.addr_b
+        srv = peer(lab, lab.ns_b, "server", host, port, *srv_opts)
+        cli = peer(lab, lab.ns_a, "client", host, port, *cli_opts)
+        out = wait_peer(cli)
+        wait_peer(srv)
+        time.sleep(settle)
+        tr.stop()
+        c, s = rows_of(tr, lab, port)
+    return tr, c, s, cli.pid, srv.pid, out
+
+
+@test("lifecycle: handshakes on both sides, server sits in CLOSE_WAIT 300 ms")
+def lifecycle_close_wait():
+    tr, c, s, cpid, spid, _ = exchange(7201, ("--then", "close"),
+                                       ("--then", "eof", "--delay", "0.3"))
+    assert_eq("header", tr.out.splitlines()[0], LIFECYCLE_COLUMNS)
+    c, s = one(c, "client"), one(s, "server")
+    assert_eq("client role", c["role"], "active")
+    assert_eq("client pid", c["pid"], str(cpid))
+    assert_eq("client result", c["result"], "ok")
+    assert_between("client handshake ms", ms(c, "handshake_us"), RTT, RTT + 6)
+    assert_eq("client syn_retrans", c["syn_retrans"], "0")
+    assert_eq("client closer", c["closer"], "local")
+    # FIN 25 ms out, server waits 300 ms, its FIN 25 ms back
+    fin = ms(c, "fin_wait1_us") + ms(c, "fin_wait2_us")
+    assert_between("client fin_wait1+fin_wait2 ms", fin, 350, 362)
+    assert_eq("client tw_end", c["tw_end"], "in_progress")
+    assert_eq("client partial", c["partial"], "0")
+    assert_eq("server role", s["role"], "passive")
+    assert_eq("server pid", s["pid"], str(spid))
+    assert_eq("server comm", s["comm"], "python3")
+    assert_eq("server result", s["result"], "ok")
+    assert_between("server handshake ms", ms(s, "handshake_us"), RTT, RTT + 6)
+    assert_between("server accept wait ms", ms(s, "accept_wait_us"), 0, 100)
+    assert_eq("server closer", s["closer"], "remote")
+    assert_between("server close_wait ms", ms(s, "close_wait_us"), 300, 310)
+    assert_between("server last_ack ms", ms(s, "last_ack_us"), RTT, RTT + 6)
+    assert_eq("server tw_end", s["tw_end"], "none")
+    assert_eq("server fin_wait1", s["fin_wait1_us"], "")
+    # as tcp_info counts them (tcpi_bytes_received/acked): payload, FIN
+    assert_eq("server rx_bytes", s["rx_bytes"], "2")
+    assert_eq("client tx_bytes", c["tx_bytes"], "3")  # and the SYN
+    assert_between("client srtt ms", int(c["srtt_us"]) / 1000, RTT, RTT + 10)
+
+
+@test("lifecycle: client half-closes with shutdown(SHUT_WR)")
+def lifecycle_shutdown():
+    _, c, s, _, _, _ = exchange(7202, ("--then", "shutdown"),
+                                ("--then", "eof", "--delay", "0.2"))
+    c, s = one(c, "client"), one(s, "server")
+    assert_eq("client closer", c["closer"], "local")
+    fin = ms(c, "fin_wait1_us") + ms(c, "fin_wait2_us")
+    assert_between("client fin_wait1+fin_wait2 ms", fin, 250, 262)
+    assert_between("server close_wait ms", ms(s, "close_wait_us"), 200, 210)
+    assert_eq("client tw_end", c["tw_end"], "in_progress")
+
+
+@test("lifecycle: simultaneous close through CLOSING")
+def lifecycle_simultaneous():
+    at = f"{time.time() + 1.5:.3f}"
+    _, c, s, _, _, _ = exchange(7203, ("--then", "close", "--at", at),
+                                ("--then", "close", "--at", at))
+    for name, r in (("client", one(c, "client")), ("server", one(s, "server"))):
+        assert_eq(f"{name} closer", r["closer"], "simultaneous")
+        assert_between(f"{name} fin_wait1 ms", ms(r, "fin_wait1_us"), 20, 32)
+        assert_between(f"{name} closing ms", ms(r, "closing_us"), 20, 32)
+        assert_eq(f"{name} tw_end", r["tw_end"], "in_progress")
+
+
+@test("lifecycle: RST close with SO_LINGER 0")
+def lifecycle_rst():
+    _, c, s, _, _, _ = exchange(7204, ("--then", "close", "--delay", "0.1", "--linger0"),
+                                ("--then", "eof"))
+    c, s = one(c, "client"), one(s, "server")
+    assert_eq("client closer", c["closer"], "reset")
+    assert_eq("server closer", s["closer"], "reset")
+    assert_eq("client tw_end", c["tw_end"], "none")
+    assert_eq("client fin_wait1", c["fin_wait1_us"], "")
+    assert_between("client established ms", ms(c, "established_us"), 100, 115)
+
+
+@test("lifecycle: refused connect")
+def lifecycle_refused():
+    with Lab(delay_ms=25) as lab, Tracer("--csv") as tr:
+        out = wait_peer(peer(lab, lab.ns_a, "client", lab.addr_b, 7205))
+        time.sleep(0.2)
+        tr.stop()
+        c, _ = rows_of(tr, lab, 7205)
+    assert "connect_errno=111" in out, out
+    c = one(c, "client")
+    assert_eq("result", c["result"], "refused")
+    assert_between("handshake ms (to the RST)", ms(c, "handshake_us"), RTT, RTT + 6)
+    assert_eq("established", c["established_us"], "")
+    assert_eq("tw_end", c["tw_end"], "none")
+
+
+def nft_drop(ns, match):
+    """Drop incoming packets that match an nftables expression in ns."""
+    rules = ("table inet tpt {\n chain in {\n  type filter hook input priority 0;\n"
+             f"  {match} drop\n }}\n}}\n")
+    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules, text=True,
+                   check=True)
+
+
+@test("lifecycle: SYNs dropped by nftables time out with retransmits counted")
+def lifecycle_syn_timeout():
+    def setup(lab):
+        nft_drop(lab.ns_b, "tcp dport 7206 tcp flags & (syn | ack) == syn")
+        lab.sysctl(lab.ns_a, "net.ipv4.tcp_syn_retries", "2")
+        # 6.5+ retransmits the first SYNs at a fixed 1 s: back off at once
+        lab.sysctl(lab.ns_a, "net.ipv4.tcp_syn_linear_timeouts", "0")
+
+    with Lab(delay_ms=25) as lab, Tracer("--csv") as tr:
+        setup(lab)
+        out = wait_peer(peer(lab, lab.ns_a, "client", lab.addr_b, 7206))
+        time.sleep(0.2)
+        tr.stop()
+        c, _ = rows_of(tr, lab, 7206)
+    assert "connect_errno=110" in out, out
+    c = one(c, "client")
+    assert_eq("result", c["result"], "timeout")
+    assert_eq("syn_retrans", c["syn_retrans"], "2")
+    # SYN at 0, retransmits at 1 s and 3 s, gives up at 7 s; the timer
+    # wheel rounds a 4 s timer up by as much as 64 jiffies (256 ms at HZ=250)
+    assert_between("handshake ms", ms(c, "handshake_us"), 6990, 7300)
+
+
+@test("lifecycle: passive handshake that never completes (final ACK dropped)")
+def lifecycle_passive_timeout():
+    with Lab(delay_ms=25) as lab, Tracer("--csv") as tr:
+        nft_drop(lab.ns_b, "tcp dport 7207 tcp flags & (syn | ack) == ack")
+        lab.sysctl(lab.ns_b, "net.ipv4.tcp_synack_retries", "1")
+        srv = peer(lab, lab.ns_b, "server", lab.addr_b, 7207, "--timeout", "6")
+        cli = peer(lab, lab.ns_a, "client", lab.addr_b, 7207, "--then", "close",
+                   "--delay", "4", "--linger0")
+        wait_peer(cli)
+        srv.kill()
+        time.sleep(0.3)
+        tr.stop()
+        _, s = rows_of(tr, lab, 7207)
+    s = one(s, "server")
+    assert_eq("role", s["role"], "passive")
+    assert_eq("result", s["result"], "timeout")
+    assert_eq("syn_retrans", s["syn_retrans"], "1")
+    # SYN-ACK at 0, again at 1 s, request dropped when the timer fires at 3 s
+    # (a 2 s timer may fire up to 32 jiffies late: 128 ms at HZ=250)
+    assert_between("handshake ms", ms(s, "handshake_us"), 2990, 3200)
+    assert_eq("established", s["established_us"], "")
+
+
+@test("lifecycle: IPv6 handshakes and close")
+def lifecycle_ipv6():
+    _, c, s, _, _, _ = exchange(7208, ("--then", "close"), ("--then", "eof", "--delay", "0.1"),
+                                ipv6=True)
+    c, s = one(c, "client"), one(s, "server")
+    assert_eq("family", c["family"], "ipv6")
+    assert_eq("laddr", c["laddr"], "fd77::1")
+    assert_eq("raddr", c["raddr"], "fd77::2")
+    assert_between("client handshake ms", ms(c, "handshake_us"), RTT, RTT + 6)
+    assert_between("server handshake ms", ms(s, "handshake_us"), RTT, RTT + 6)
+    assert_between("server close_wait ms", ms(s, "close_wait_us"), 100, 110)
+
+
+@test("lifecycle: accept queue wait")
+def lifecycle_accept_wait():
+    _, c, s, _, _, _ = exchange(7209, ("--then", "eof"),
+                                ("--then", "close", "--accept-delay", "0.5"))
+    s = one(s, "server")
+    # the client starts right after the listen; its handshake ends ~0.1 s later
+    assert_between("accept wait ms", ms(s, "accept_wait_us"), 200, 500)
+    assert_eq("server closer", s["closer"], "local")
