@@ -23,10 +23,9 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
 # the pure modules: no libbpf, unit-tested, shared by live and replay
-CORE_SRCS := user/opts.c user/format.c user/u64map.c user/conntable.c user/events_out.c \
-	user/lifecycle_out.c user/sink.c
-CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_SRCS := user/tcpphase.c user/ksyms.c user/bpfstats.c user/kcounters.c
+CORE_SRCS := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
+CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS := $(OUTPUT)/delayline
@@ -70,7 +69,7 @@ tcpphase: $(CORE_OBJS) $(LOADER_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lm -o $@
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -o $@
 
 $(OUTPUT)/delayline: tests/helpers/delayline.c | $(OUTPUT)
 	$(call msg,CC,$@)
