@@ -46,7 +46,8 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Endpoints tracked at once (default 262144)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", 0 },
+	{ "version", 'V', NULL, 0, "Print the version", 0 },
 	{},
 };
 
@@ -200,8 +201,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->max_conns = v;
 		break;
 	case 'h':
-		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
-		break;
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "tcpphase");
+		exit(0);
+	case 'V':
+		printf("%s\n", argp_program_version);
+		exit(0);
 	case ARGP_KEY_ARG:
 		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
 		break;
@@ -209,6 +213,39 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+/* True if arg names one of our options. */
+static bool known_option(const char *arg)
+{
+	if (arg[1] == '-') {
+		size_t len = strcspn(arg + 2, "=");
+
+		for (const struct argp_option *op = options; op->key; op++)
+			if (op->name && strlen(op->name) == len && !strncmp(op->name, arg + 2, len))
+				return true;
+		return false;
+	}
+	for (const struct argp_option *op = options; op->key; op++)
+		if (op->key == arg[1])
+			return true;
+	return false;
+}
+
+/* argp's own error text takes two lines: name the bad argument in one. */
+static void usage_error(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (argv[i][0] == '-' && argv[i][1] && !known_option(argv[i])) {
+			fprintf(stderr, "tcpphase: unknown option '%s' (see tcpphase --help)\n",
+				argv[i]);
+			exit(2);
+		}
+	}
+	fprintf(stderr, "tcpphase: bad usage: an option lacks its value (see tcpphase --help)\n");
+	exit(2);
 }
 
 void opts_parse(int argc, char **argv, struct options *o)
@@ -222,5 +259,6 @@ void opts_parse(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->max_conns = 262144;
 	argp_err_exit_status = 2;
-	argp_parse(&argp, argc, argv, 0, NULL, o);
+	if (argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o))
+		usage_error(argc, argv);
 }

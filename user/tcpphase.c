@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -80,6 +82,20 @@ static void die_msg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return (data[CAP_BPF / 32].effective & (1U << (CAP_BPF % 32))) &&
+	       (data[CAP_PERFMON / 32].effective & (1U << (CAP_PERFMON % 32)));
 }
 
 static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
@@ -373,6 +389,10 @@ int main(int argc, char **argv)
 	signal(SIGINT, sig_stop);
 	signal(SIGTERM, sig_stop);
 
+	if (!privileged()) {
+		die_msg("permission denied: run as root or with CAP_BPF and CAP_PERFMON");
+		return 1;
+	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
 			"CONFIG_DEBUG_INFO_BTF=y is needed");

@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * metrics.c - the Prometheus exporter (see metrics.h).
+ *
+ * The event thread bumps fixed-size counters under a mutex (metrics_add);
+ * libmicrohttpd's own polling thread serves GET /metrics by copying them
+ * under that mutex and formatting the copy outside it. The server polls
+ * non-blocking sockets with a connection limit (total and per IP), a small
+ * per-connection memory pool and an idle timeout, so a slow, silent or
+ * malformed client costs one slot for a few seconds and blocks nothing.
+ *
+ * The phases timed and the result classes are those of summary.c
+ * (summary_phase_ns, summary_result_of), so both outputs agree.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "opts.h"
+#include "summary.h"
+
+#define CONN_LIMIT 16		/* connections served at once */
+#define CONN_PER_IP 8
+#define CONN_TIMEOUT_S 5	/* idle connections are closed after this */
+#define CONN_MEMORY 16384	/* per-connection pool: request line and headers */
+
+/*
+ * Histogram buckets (upper bounds), from loopback handshakes (~50 us) to
+ * long CLOSE_WAITs. 65 s splits TIME_WAITs that ended normally (60 s plus up
+ * to ~2 s of timer slack) from longer ones.
+ */
+#define NB 21
+static const uint64_t le_ns[NB] = {
+	100000ULL,	250000ULL,     500000ULL,     1000000ULL,    2500000ULL,   5000000ULL,
+	10000000ULL,	25000000ULL,   50000000ULL,   100000000ULL,  250000000ULL, 500000000ULL,
+	1000000000ULL,	2500000000ULL, 5000000000ULL, 10000000000ULL, 30000000000ULL,
+	60000000000ULL, 65000000000ULL, 120000000000ULL, 300000000000ULL,
+};
+static const char *const le_str[NB] = {
+	"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
+	"0.025",  "0.05",    "0.1",    "0.25",  "0.5",    "1",     "2.5",
+	"5",	  "10",	     "30",     "60",    "65",	"120",	 "300",
+};
+
+/* Label values, indexed like the counters. */
+enum { MR_ACTIVE, MR_PASSIVE, MR_UNKNOWN, MR_MAX };
+static const char *const role_vals[MR_MAX] = { "active", "passive", "unknown" };
+#define N_TWE (TWE_IN_PROGRESS - TWE_EXPIRED + 1)	/* expired .. in_progress */
+static const char *const phase_vals[] = { "fin_wait1", "fin_wait2", "close_wait", "last_ack",
+					  "closing" };
+
+/* At most MAX_PORTS labelled ports, plus "other". */
+#define NLP (MAX_PORTS + 1)
+
+struct mhist {
+	uint64_t b[NB + 1];	/* per bucket, not cumulative; b[NB] is +Inf */
+	uint64_t count;
+	uint64_t sum_s;		/* the sum as whole seconds + ns, exact and never overflowing */
+	uint32_t sum_ns;
+};
+
+/* Everything metrics_add counts; copied whole to render. */
+struct mstate {
+	struct mhist h[SP_MAX][NLP];
+	uint64_t conns[NLP][MR_MAX][SR_MAX];
+	uint64_t tw_end[NLP][N_TWE];
+	struct metrics_extra x;
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	struct mstate st;	/* under lock */
+	uint16_t ports[MAX_PORTS];
+	int n_ports;		/* 0: no lport label */
+	uint16_t port;
+	struct MHD_Daemon *d;
+};
+
+uint16_t metrics_port(const struct metrics *m)
+{
+	return m->port;
+}
+
+/* --- counting (event thread) --- */
+
+static int lport_index(const struct metrics *m, uint16_t lport)
+{
+	for (int i = 0; i < m->n_ports; i++)
+		if (m->ports[i] == lport)
+			return i;
+	return m->n_ports;
+}
+
+static int bucket_of(uint64_t ns)
+{
+	int i = 0;
+
+	while (i < NB && ns > le_ns[i])
+		i++;
+	return i;
+}
+
+void metrics_add(struct metrics *m, const struct conn *c)
+{
+	int64_t ns[SP_MAX];
+	int bkt[SP_MAX], lp, role, res, te;
+
+	/* everything but the increments is worked out before taking the lock */
+	for (int p = 0; p < SP_MAX; p++) {
+		ns[p] = summary_phase_ns(c, p);
+		bkt[p] = ns[p] >= 0 ? bucket_of(ns[p]) : 0;
+	}
+	lp = lport_index(m, c->lport);
+	role = c->role == ROLE_ACTIVE  ? MR_ACTIVE :
+	       c->role == ROLE_PASSIVE ? MR_PASSIVE :
+					 MR_UNKNOWN;
+	res = summary_result_of(c);
+	te = c->tw_end >= TWE_EXPIRED && c->tw_end <= TWE_IN_PROGRESS ? c->tw_end : TWE_NONE;
+
+	pthread_mutex_lock(&m->lock);
+	for (int p = 0; p < SP_MAX; p++) {
+		struct mhist *h = &m->st.h[p][lp];
+
+		if (ns[p] < 0)
+			continue;
+		h->b[bkt[p]]++;
+		h->count++;
+		h->sum_s += ns[p] / 1000000000;
+		h->sum_ns += ns[p] % 1000000000;
+		if (h->sum_ns >= 1000000000) {
+			h->sum_ns -= 1000000000;
+			h->sum_s++;
+		}
+	}
+	m->st.conns[lp][role][res]++;
+	m->st.tw_end[lp][te - TWE_EXPIRED]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_extra(struct metrics *m, const struct metrics_extra *x)
+{
+	pthread_mutex_lock(&m->lock);
+	m->st.x = *x;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* --- the exposition text --- */
+
+/* 'first' (a label pair or NULL) and lport's, comma-separated, into buf. */
+static const char *labels(char *buf, size_t len, const struct metrics *m, const char *first,
+			  int lp)
+{
+	int n = snprintf(buf, len, "%s", first ? first : "");
+
+	if (m->n_ports) {
+		char port[8];
+
+		if (lp < m->n_ports)
+			snprintf(port, sizeof(port), "%u", m->ports[lp]);
+		snprintf(buf + n, len - n, "%slport=\"%s\"", n ? "," : "",
+			 lp < m->n_ports ? port : "other");
+	}
+	return buf;
+}
+
+static int n_lports(const struct metrics *m)
+{
+	return m->n_ports ? m->n_ports + 1 : 1;
+}
+
+static void put_meta(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram series per lport; 'first' labels each, as in role="active". */
+static void put_hist(FILE *f, const struct metrics *m, const char *name, const char *first,
+		     const struct mhist *h)
+{
+	char lab[96];
+
+	for (int lp = 0; lp < n_lports(m); lp++) {
+		uint64_t cum = 0;
+
+		labels(lab, sizeof(lab), m, first, lp);
+		for (int i = 0; i <= NB; i++) {
+			cum += h[lp].b[i];
+			fprintf(f, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, lab, lab[0] ? "," : "",
+				i < NB ? le_str[i] : "+Inf", (unsigned long long)cum);
+		}
+		fprintf(f, "%s_sum%s%s%s %llu.%09u\n", name, lab[0] ? "{" : "", lab,
+			lab[0] ? "}" : "", (unsigned long long)h[lp].sum_s, h[lp].sum_ns);
+		fprintf(f, "%s_count%s%s%s %llu\n", name, lab[0] ? "{" : "", lab,
+			lab[0] ? "}" : "", (unsigned long long)h[lp].count);
+	}
+}
+
+static void put_value(FILE *f, const char *name, const char *lab, uint64_t v)
+{
+	if (lab && lab[0])
+		fprintf(f, "%s{%s} %llu\n", name, lab, (unsigned long long)v);
+	else
+		fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void render(FILE *f, const struct metrics *m, const struct mstate *st)
+{
+	char first[64], lab[128];
+	const struct metrics_extra *x = &st->x;
+
+	put_meta(f, "tcpphase_handshake_seconds", "histogram",
+		 "Successful TCP handshakes: connect() to ESTABLISHED (active), SYN arrival to "
+		 "ESTABLISHED (passive).");
+	put_hist(f, m, "tcpphase_handshake_seconds", "role=\"active\"", st->h[SP_HS_ACTIVE]);
+	put_hist(f, m, "tcpphase_handshake_seconds", "role=\"passive\"", st->h[SP_HS_PASSIVE]);
+
+	put_meta(f, "tcpphase_accept_wait_seconds", "histogram",
+		 "Passive connections: ESTABLISHED to the accept() that took them.");
+	put_hist(f, m, "tcpphase_accept_wait_seconds", NULL, st->h[SP_ACCEPT_WAIT]);
+
+	put_meta(f, "tcpphase_phase_seconds", "histogram",
+		 "Time spent in each half-close state.");
+	for (int p = SP_FIN_WAIT1; p <= SP_CLOSING; p++) {
+		snprintf(first, sizeof(first), "phase=\"%s\"", phase_vals[p - SP_FIN_WAIT1]);
+		put_hist(f, m, "tcpphase_phase_seconds", first, st->h[p]);
+	}
+
+	put_meta(f, "tcpphase_time_wait_seconds", "histogram",
+		 "Time in TIME_WAIT, to its end as it happened (expiry, reuse, recycling, kill).");
+	put_hist(f, m, "tcpphase_time_wait_seconds", NULL, st->h[SP_TIME_WAIT]);
+
+	put_meta(f, "tcpphase_connections_total", "counter",
+		 "Finished TCP endpoints by role and handshake result (none: handshake not seen).");
+	for (int lp = 0; lp < n_lports(m); lp++)
+		for (int r = 0; r < MR_MAX; r++)
+			for (int res = 0; res < SR_MAX; res++) {
+				snprintf(first, sizeof(first), "role=\"%s\",result=\"%s\"",
+					 role_vals[r], summary_result_name(res));
+				put_value(f, "tcpphase_connections_total",
+					  labels(lab, sizeof(lab), m, first, lp),
+					  st->conns[lp][r][res]);
+			}
+
+	put_meta(f, "tcpphase_time_wait_end_total", "counter",
+		 "Finished TCP endpoints by how their TIME_WAIT ended (none: closed without one).");
+	for (int lp = 0; lp < n_lports(m); lp++)
+		for (int e = 0; e < N_TWE; e++) {
+			snprintf(first, sizeof(first), "end=\"%s\"", tw_end_name(e + TWE_EXPIRED));
+			put_value(f, "tcpphase_time_wait_end_total",
+				  labels(lab, sizeof(lab), m, first, lp), st->tw_end[lp][e]);
+		}
+
+	put_meta(f, "tcpphase_events_total", "counter", "Kernel events read from the ring buffer.");
+	put_value(f, "tcpphase_events_total", NULL, x->events);
+	put_meta(f, "tcpphase_lost_events_total", "counter",
+		 "Events lost: ring buffer full, recursion misses no program recovered, "
+		 "endpoints not tracked because the table was full.");
+	put_value(f, "tcpphase_lost_events_total", "reason=\"ringbuf\"", x->lost_ringbuf);
+	put_value(f, "tcpphase_lost_events_total", "reason=\"recursion\"", x->lost_recursion);
+	put_value(f, "tcpphase_lost_events_total", "reason=\"table_full\"", x->table_full);
+	put_meta(f, "tcpphase_rescued_events_total", "counter",
+		 "Recursion misses recovered by the rescue programs.");
+	put_value(f, "tcpphase_rescued_events_total", NULL, x->rescued);
+	put_meta(f, "tcpphase_partial_records_total", "counter",
+		 "Records with a missed transition, or cut short when tracing stopped.");
+	put_value(f, "tcpphase_partial_records_total", NULL, x->partial);
+
+	put_meta(f, "tcpphase_kernel_tw_total", "counter",
+		 "Kernel TcpExt TW: tw socks scheduled through TIME_WAIT proper.");
+	put_value(f, "tcpphase_kernel_tw_total", NULL, x->k_tw);
+	put_meta(f, "tcpphase_kernel_tw_killed_total", "counter",
+		 "Kernel TcpExt TWKilled: tw socks scheduled through the short FIN_WAIT2 path.");
+	put_value(f, "tcpphase_kernel_tw_killed_total", NULL, x->k_tw_killed);
+	put_meta(f, "tcpphase_kernel_tw_recycled_total", "counter",
+		 "Kernel TcpExt TWRecycled: connect() reused a TIME_WAIT tuple.");
+	put_value(f, "tcpphase_kernel_tw_recycled_total", NULL, x->k_tw_recycled);
+	put_meta(f, "tcpphase_kernel_tw_overflow_total", "counter",
+		 "Kernel TcpExt TCPTimeWaitOverflow: tw socks not allocated (tcp_max_tw_buckets).");
+	put_value(f, "tcpphase_kernel_tw_overflow_total", NULL, x->k_tw_overflow);
+	put_meta(f, "tcpphase_kernel_tw_live", "gauge",
+		 "Kernel /proc/net/sockstat tw: TIME_WAIT socks alive now.");
+	put_value(f, "tcpphase_kernel_tw_live", NULL, x->k_tw_live);
+}
+
+char *metrics_render(struct metrics *m)
+{
+	struct mstate *st = malloc(sizeof(*st));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!st)
+		return NULL;
+	pthread_mutex_lock(&m->lock);
+	memcpy(st, &m->st, sizeof(*st));
+	pthread_mutex_unlock(&m->lock);
+
+	f = open_memstream(&buf, &len);
+	if (f) {
+		render(f, m, st);
+		if (fclose(f)) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	free(st);
+	return buf;
+}
+
+/* --- HTTP --- */
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int status,
+				  const char *text)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Called by libmicrohttpd's thread for each request, answered on the first call. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	struct metrics *m = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *body;
+
+	/* HEAD is GET without the body, which libmicrohttpd leaves out */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (strcmp(url, "/metrics"))
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+	body = metrics_render(m);
+	if (!body)
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/*
+ * Split "HOST:PORT", ":PORT" or "[ADDR]:PORT": host into buf ("" for every
+ * address) and the port; 0 or -1 with the reason in err.
+ */
+static int split_addr(const char *addr, char *host, size_t hostlen, uint16_t *port, char *err,
+		      size_t errlen)
+{
+	const char *h = addr, *colon;
+	unsigned long long v;
+	size_t n;
+	char perr[96];
+
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (!end || end[1] != ':') {
+			snprintf(err, errlen, "metrics address '%s': expected [ADDR]:PORT", addr);
+			return -1;
+		}
+		h = addr + 1;
+		n = end - h;
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon) {
+			snprintf(err, errlen, "metrics address '%s': expected HOST:PORT or :PORT",
+				 addr);
+			return -1;
+		}
+		n = colon - addr;
+		if (memchr(addr, ':', n)) {
+			snprintf(err, errlen,
+				 "metrics address '%s': put IPv6 addresses in brackets", addr);
+			return -1;
+		}
+	}
+	if (n >= hostlen) {
+		snprintf(err, errlen, "metrics address '%s': host too long", addr);
+		return -1;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (parse_uint(colon + 1, 0, 65535, &v, perr, sizeof(perr))) {
+		snprintf(err, errlen, "metrics address '%s': bad port '%s'", addr, colon + 1);
+		return -1;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/*
+ * A bound, listening, non-blocking socket for addr, its port in *bound and
+ * whether it is IPv6 in *v6; -1 with the reason in err.
+ */
+static int listen_on(const char *addr, uint16_t *bound, bool *v6, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char host[256];
+	uint16_t port;
+	int fd, one = 1, zero = 0;
+
+	if (split_addr(addr, host, sizeof(host), &port, err, errlen))
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	if (!host[0]) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		/* every address: dual-stack IPv6, or IPv4 where IPv6 is off */
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons(port);
+		sslen = sizeof(*s6);
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0 && errno == EAFNOSUPPORT) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			memset(&ss, 0, sizeof(ss));
+			s4->sin_family = AF_INET;
+			s4->sin_addr.s_addr = htonl(INADDR_ANY);
+			s4->sin_port = htons(port);
+			sslen = sizeof(*s4);
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		} else if (fd >= 0) {
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		}
+	} else {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+		int rc = getaddrinfo(host, NULL, &hints, &ai);
+
+		if (rc) {
+			snprintf(err, errlen, "metrics address '%s': %s", addr, gai_strerror(rc));
+			return -1;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		sslen = ai->ai_addrlen;
+		freeaddrinfo(ai);
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "metrics: socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 64)) {
+		snprintf(err, errlen, "metrics: cannot listen on %s: %s", addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen)) {
+		snprintf(err, errlen, "metrics: getsockname: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*v6 = ss.ss_family == AF_INET6;
+	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						 : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+struct metrics *metrics_start(const char *addr, const uint16_t *label_ports, int n_label_ports,
+			      char *err, size_t errlen)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+	struct metrics *m;
+	struct stat st;
+	bool v6;
+	int fd;
+
+	if (!addr || !addr[0]) {
+		snprintf(err, errlen, "metrics: no address");
+		return NULL;
+	}
+	if (n_label_ports < 0 || n_label_ports > MAX_PORTS || (n_label_ports && !label_ports)) {
+		snprintf(err, errlen, "metrics: at most %d ports get an lport label", MAX_PORTS);
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return NULL;
+	}
+	/* a port given twice would make two series with the same labels */
+	for (int i = 0; i < n_label_ports; i++)
+		if (lport_index(m, label_ports[i]) == m->n_ports)
+			m->ports[m->n_ports++] = label_ports[i];
+	pthread_mutex_init(&m->lock, NULL);
+
+	fd = listen_on(addr, &m->port, &v6, err, errlen);
+	if (fd < 0)
+		goto fail;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	if (fstat(fd, &st))
+		memset(&st, 0, sizeof(st));
+	m->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CONN_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+				MHD_OPTION_END);
+	if (!m->d) {
+		struct stat now;
+
+		/* some libmicrohttpd versions close a given socket on failure, some not */
+		if (st.st_ino && !fstat(fd, &now) && now.st_ino == st.st_ino &&
+		    now.st_dev == st.st_dev)
+			close(fd);
+		snprintf(err, errlen, "metrics: libmicrohttpd could not serve on %s", addr);
+		goto fail;
+	}
+	return m;
+fail:
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	return NULL;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	if (m->d)
+		MHD_stop_daemon(m->d);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * metrics.h - Prometheus exposition of the finished connections: phase
+ * histograms, result and TIME_WAIT-ending counters, tcpphase's own loss
+ * counters and the kernel's TIME_WAIT counters, served over HTTP at
+ * GET /metrics by libmicrohttpd's own thread.
+ *
+ * Label cardinality is bounded: no per-connection labels, and an lport
+ * label only for the ports given to metrics_start (the others share
+ * lport="other"; no lport label at all when none are given).
+ */
+#ifndef __METRICS_H
+#define __METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conntable.h"
+
+struct metrics;
+
+/* Counters owned by the caller (loader, table, kernel), shown as they are given. */
+struct metrics_extra {
+	uint64_t events;		/* events read from the ring buffer */
+	uint64_t lost_ringbuf;		/* ring-buffer reservations that failed */
+	uint64_t lost_recursion;	/* recursion misses no program recovered */
+	uint64_t rescued;		/* misses the rescue programs recovered */
+	uint64_t table_full;		/* endpoints not tracked: table full */
+	uint64_t partial;		/* records with a missed transition or cut at exit */
+	uint64_t k_tw, k_tw_killed, k_tw_recycled, k_tw_overflow;	/* TcpExt counters */
+	uint64_t k_tw_live;		/* /proc/net/sockstat tw: alive now */
+};
+
+/*
+ * Serve GET /metrics on addr: "HOST:PORT", ":PORT" (every address) or
+ * "[V6ADDR]:PORT"; port 0 picks a free port (see metrics_port). Up to
+ * MAX_PORTS label_ports get an lport label of their own. Returns NULL with
+ * a one-line reason in err on failure.
+ */
+struct metrics *metrics_start(const char *addr, const uint16_t *label_ports, int n_label_ports,
+			      char *err, size_t errlen);
+/* The port served on (host order). */
+uint16_t metrics_port(const struct metrics *m);
+/*
+ * Count one complete (REC_FINAL) record. From the event thread: it takes a
+ * mutex held only to bump counters, never while formatting or sending.
+ */
+void metrics_add(struct metrics *m, const struct conn *c);
+/* Replace the caller-owned counters with *x. */
+void metrics_set_extra(struct metrics *m, const struct metrics_extra *x);
+/* Stop serving (closing open connections) and free m; NULL is fine. */
+void metrics_stop(struct metrics *m);
+/* The exposition text as GET /metrics serves it, malloc'ed (caller frees); NULL if OOM. */
+char *metrics_render(struct metrics *m);
+
+#endif /* __METRICS_H */
