@@ -24,6 +24,8 @@ enum event_type {
 	EV_TW_START,	/* timewait timer armed or re-armed; id = tw */
 	EV_TW_EXPIRE,	/* timewait timer fired: the tw sock ends */
 	EV_TW_CANCEL,	/* timewait timer cancelled: ended early, or re-armed */
+	EV_TW_PROBE,	/* user space only: a tw sock read on demand (probe_tw) */
+	EV_END,		/* user space only: tracing stopped at ts_ns (ends a recording) */
 	EV_TYPE_MAX,
 };
 

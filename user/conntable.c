@@ -568,6 +568,8 @@ static void on_tw(struct conntable *t, const struct event *e)
 	if (!c) {
 		struct tw_info *tw;
 
+		if (e->type == EV_TW_PROBE)
+			return;
 		if (e->type != EV_TW_START) {
 			tw = u64map_del(t->tw_new, e->id);
 			if (tw) {
@@ -598,6 +600,10 @@ static void on_tw(struct conntable *t, const struct event *e)
 	case EV_TW_EXPIRE:
 		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
 		tw_finish(t, c, e->ts_ns, TWE_EXPIRED);
+		break;
+	case EV_TW_PROBE:
+		/* the FIN may have come with a re-arm that fired no timer event */
+		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
 		break;
 	case EV_TW_CANCEL:
 		/*
@@ -715,6 +721,7 @@ void ct_event(struct conntable *t, const struct event *e)
 	case EV_TW_START:
 	case EV_TW_EXPIRE:
 	case EV_TW_CANCEL:
+	case EV_TW_PROBE:
 		on_tw(t, e);
 		break;
 	case EV_REQ_START:
@@ -805,15 +812,8 @@ struct flush_ctx {
 static void flush_tw(uint64_t key, void *val, void *arg)
 {
 	struct flush_ctx *f = arg;
-	struct conntable *t = f->t;
 	struct conn *c = val;
-	uint64_t expires;
-	uint8_t sub;
 
-	/* the FIN may have come with a re-arm that fired no timer event */
-	if (c->tw_substate == TS_FIN_WAIT2 && t->cfg.probe_tw &&
-	    !t->cfg.probe_tw(t->cfg.ctx, c->tw, &sub, &expires))
-		tw_flip(c, sub, expires - TCP_TIMEWAIT_LEN_NS);
 	if (c->tw_substate == TS_FIN_WAIT2)
 		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, f->now));
 	else
@@ -847,6 +847,58 @@ void ct_flush(struct conntable *t, uint64_t now)
 	ct_tick(t, now + t->cfg.grace_ns + 1);
 	u64map_each(t->tws, flush_tw, &f);
 	u64map_each(t->socks, flush_sock, &f);
+}
+
+struct orphan_ctx {
+	void (*fn)(void *ctx, uint64_t tw);
+	void *ctx;
+};
+
+static void check_orphan(uint64_t key, void *val, void *arg)
+{
+	struct orphan_ctx *o = arg;
+	struct conn *c = val;
+
+	if (c->tw_substate == TS_FIN_WAIT2)
+		o->fn(o->ctx, c->tw);
+}
+
+void ct_each_orphan(struct conntable *t, void (*fn)(void *ctx, uint64_t tw), void *ctx)
+{
+	struct orphan_ctx o = { .fn = fn, .ctx = ctx };
+
+	u64map_each(t->tws, check_orphan, &o);
+}
+
+struct stuck_ctx {
+	uint64_t now, min_ns;
+	stuck_fn fn;
+	void *ctx;
+};
+
+static void check_stuck(uint64_t key, void *val, void *arg)
+{
+	struct stuck_ctx *s = arg;
+	struct conn *c = val;
+	uint64_t since = 0;
+	int state = c->state;
+
+	if (c->sk && (c->state == TS_CLOSE_WAIT || c->state == TS_FIN_WAIT2)) {
+		since = c->t_state;
+	} else if (!c->sk && c->tw && c->tw_substate == TS_FIN_WAIT2) {
+		since = c->t_fw2;
+		state = TS_FIN_WAIT2;
+	}
+	if (since && s->now >= since + s->min_ns)
+		s->fn(s->ctx, c, state, s->now - since);
+}
+
+void ct_each_stuck(struct conntable *t, uint64_t now, uint64_t min_ns, stuck_fn fn, void *ctx)
+{
+	struct stuck_ctx s = { .now = now, .min_ns = min_ns, .fn = fn, .ctx = ctx };
+
+	u64map_each(t->socks, check_stuck, &s);
+	u64map_each(t->tws, check_stuck, &s);
 }
 
 const char *role_name(int role)

@@ -83,6 +83,7 @@ struct conn {
 	bool closing_seen;	/* a close phase began: the record must be written */
 	bool emitted_closed;	/* REC_CLOSED was handed out */
 	bool joined;		/* passive: its request sock was looked for */
+	bool stuck_reported;	/* listed as stuck already (for the loader) */
 	int err;		/* sk_err when the handshake failed */
 	uint8_t laddr[16], raddr[16];
 	uint16_t lport, rport;
@@ -110,18 +111,11 @@ typedef void (*record_fn)(void *ctx, const struct conn *c, enum rec_kind kind);
 typedef void (*transition_fn)(void *ctx, const struct event *e, const struct conn *c,
 			      int64_t elapsed_ns);
 
-/*
- * Ask the kernel for a live tw sock's substate and expiry (ns, CLOCK_MONOTONIC):
- * 0 on success. Optional: a replay has no kernel to ask.
- */
-typedef int (*probe_tw_fn)(void *ctx, uint64_t tw, uint8_t *substate, uint64_t *expires_ns);
-
 struct ct_config {
 	uint32_t max_conns;	/* bound on tracked endpoints (and requests) */
 	uint64_t grace_ns;	/* how long a timer cancel waits for its re-arm */
 	record_fn on_record;
 	transition_fn on_transition;
-	probe_tw_fn probe_tw;
 	void *ctx;
 };
 
@@ -147,9 +141,23 @@ void ct_free(struct conntable *t);
 void ct_event(struct conntable *t, const struct event *e);
 /* Settle what waited for a grace period (tw cancel vs re-arm, req drops). */
 void ct_tick(struct conntable *t, uint64_t now_ns);
-/* On exit: hand out every endpoint seen closing, TIME_WAIT as in progress. */
+/*
+ * On exit: hand out every endpoint seen closing, TIME_WAIT as in progress.
+ * Feed EV_TW_PROBE events for the orphan FIN_WAIT2 tw socks first (see
+ * ct_each_orphan): their FIN may have come with no timer event.
+ */
 void ct_flush(struct conntable *t, uint64_t now_ns);
 void ct_get_stats(const struct conntable *t, struct ct_stats *s);
+
+/*
+ * Endpoints sitting in CLOSE_WAIT or FIN_WAIT2 (an orphan one in its tw sock
+ * included) for at least min_ns: fn gets each with its state and age.
+ */
+/* The tw socks of orphan FIN_WAIT2 endpoints, to read with probe_tw. */
+void ct_each_orphan(struct conntable *t, void (*fn)(void *ctx, uint64_t tw), void *ctx);
+
+typedef void (*stuck_fn)(void *ctx, struct conn *c, int state, uint64_t age_ns);
+void ct_each_stuck(struct conntable *t, uint64_t now, uint64_t min_ns, stuck_fn fn, void *ctx);
 
 /* Durations and names used by the sinks. */
 const char *role_name(int role);

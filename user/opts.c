@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "opts.h"
+#include "summary.h"
 
 const char *argp_program_version = "tcpphase " TCPPHASE_VERSION;
 const char *argp_program_bug_address = NULL;
@@ -30,9 +31,12 @@ static const char doc[] =
 	"    tcpphase -e --csv         # state changes as CSV\n"
 	"    tcpphase -L 80,443 -d 60  # local ports 80 and 443, for one minute\n"
 	"    tcpphase -D 5432 -w       # connections to port 5432, all phases\n"
-	"    tcpphase -p 181 -6        # IPv6 sockets of PID 181 only\n";
+	"    tcpphase -p 181 -6        # IPv6 sockets of PID 181 only\n"
+	"    tcpphase -i 10 --by remote # latency per remote host every 10 s\n"
+	"    tcpphase --metrics :9464  # serve Prometheus metrics while tracing\n"
+	"    tcpphase -W trace.tpp     # record; later: tcpphase -r trace.tpp --csv\n";
 
-enum { OPT_CSV = 256, OPT_MAX_CONNS };
+enum { OPT_CSV = 256, OPT_MAX_CONNS, OPT_SUMMARY, OPT_BY, OPT_TOP, OPT_METRICS, OPT_STUCK };
 
 static const struct argp_option options[] = {
 	{ "events", 'e', NULL, 0, "Print every state change (the state-change stream)", 0 },
@@ -45,6 +49,14 @@ static const struct argp_option options[] = {
 	{ "ipv6", '6', NULL, 0, "IPv6 only", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Endpoints tracked at once (default 262144)", 0 },
+	{ "summary", OPT_SUMMARY, NULL, 0, "Per-phase latency summary instead of records", 0 },
+	{ "interval", 'i', "SECONDS", 0, "Print the summary this often (implies --summary)", 0 },
+	{ "by", OPT_BY, "KEY", 0, "Summary per remote|lport|rport|comm|netns", 0 },
+	{ "top", OPT_TOP, "N", 0, "Groups shown with --by (default 10)", 0 },
+	{ "metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus metrics at /metrics", 0 },
+	{ "stuck", OPT_STUCK, "SECONDS", 0, "List sockets in CLOSE_WAIT/FIN_WAIT2 this long", 0 },
+	{ "write", 'W', "FILE", 0, "Record the raw event stream to FILE", 0 },
+	{ "read", 'r', "FILE", 0, "Replay a recorded FILE (no root, no BPF)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", 0 },
 	{ "version", 'V', NULL, 0, "Print the version", 0 },
@@ -200,6 +212,54 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_failure(state, 2, 0, "--max-conns: %s", err);
 		o->max_conns = v;
 		break;
+	case OPT_SUMMARY:
+		o->summary = true;
+		break;
+	case 'i':
+		if (parse_seconds(arg, &o->interval_s, err, sizeof(err)))
+			argp_failure(state, 2, 0, "-i: %s", err);
+		o->summary = true;
+		break;
+	case OPT_BY: {
+		enum summary_by by;
+
+		if (summary_by_parse(arg, &by))
+			argp_failure(state, 2, 0, "--by: '%s' is not remote, lport, rport, comm or netns",
+				     arg);
+		o->by = by;
+		o->summary = true;
+		break;
+	}
+	case OPT_TOP:
+		if (parse_uint(arg, 1, 100000, &v, err, sizeof(err)))
+			argp_failure(state, 2, 0, "--top: %s", err);
+		o->top = v;
+		break;
+	case OPT_METRICS:
+		if (!strchr(arg, ':'))
+			argp_failure(state, 2, 0, "--metrics: '%s' is not ADDR:PORT", arg);
+		o->metrics_addr = arg;
+		break;
+	case OPT_STUCK:
+		if (parse_seconds(arg, &o->stuck_s, err, sizeof(err)))
+			argp_failure(state, 2, 0, "--stuck: %s", err);
+		break;
+	case 'W':
+		if (!*arg)
+			argp_failure(state, 2, 0, "-W: empty file name");
+		o->record_path = arg;
+		break;
+	case 'r':
+		if (!*arg)
+			argp_failure(state, 2, 0, "-r: empty file name");
+		o->replay_path = arg;
+		break;
+	case ARGP_KEY_END:
+		if (o->events && o->summary)
+			argp_failure(state, 2, 0, "--events and --summary are exclusive");
+		if (o->record_path && o->replay_path)
+			argp_failure(state, 2, 0, "-W and -r are exclusive");
+		break;
 	case 'h':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "tcpphase");
 		exit(0);
@@ -258,6 +318,7 @@ void opts_parse(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->max_conns = 262144;
+	o->top = 10;
 	argp_err_exit_status = 2;
 	if (argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o))
 		usage_error(argc, argv);

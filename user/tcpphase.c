@@ -27,10 +27,14 @@
 
 #include "bpfstats.h"
 #include "conntable.h"
+#include "format.h"
 #include "kcounters.h"
 #include "ksyms.h"
+#include "metrics.h"
 #include "opts.h"
+#include "record.h"
 #include "sink.h"
+#include "summary.h"
 #include "tcpphase.h"
 #include "tcpphase.skel.h"
 
@@ -45,9 +49,13 @@ struct tracer {
 	struct ring_buffer *rb;
 	struct conntable *table;
 	struct out out;
-	const struct sink *sink;
+	struct summary *summary;
+	struct metrics *metrics;
+	struct recorder *recorder;
 	struct kcounters k0;
 	uint64_t reported_loss;
+	uint64_t last_summary;
+	int rec_err;		/* first recorder error, -errno */
 };
 
 static void sig_stop(int sig)
@@ -98,11 +106,19 @@ static bool privileged(void)
 	       (data[CAP_PERFMON / 32].effective & (1U << (CAP_PERFMON % 32)));
 }
 
+/* A record from the table goes to every output that wants it. */
 static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
 {
 	struct tracer *t = ctx;
 
-	t->sink->record(&t->out, c, kind);
+	if (!t->opts.summary)
+		lifecycle_sink.record(&t->out, c, kind);
+	if (kind != REC_FINAL)
+		return;
+	if (t->summary)
+		summary_add(t->summary, c);
+	if (t->metrics)
+		metrics_add(t->metrics, c);
 }
 
 static void on_transition(void *ctx, const struct event *e, const struct conn *c,
@@ -110,13 +126,12 @@ static void on_transition(void *ctx, const struct event *e, const struct conn *c
 {
 	struct tracer *t = ctx;
 
-	t->sink->transition(&t->out, e, c, elapsed_ns);
+	events_sink.transition(&t->out, e, c, elapsed_ns);
 }
 
 /* Run probe_tw on one tw sock; checks that it still is the one we know. */
-static int probe_tw(void *ctx, uint64_t tw, uint8_t *substate, uint64_t *expires_ns)
+static int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns)
 {
-	struct tracer *t = ctx;
 	struct tw_probe *p = &t->skel->bss->tw_probe_out;
 	__u64 args[1] = { tw };
 	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = args, .ctx_size_in = sizeof(args));
@@ -131,12 +146,24 @@ static int probe_tw(void *ctx, uint64_t tw, uint8_t *substate, uint64_t *expires
 	return 0;
 }
 
+static void record_event(struct tracer *t, const struct event *e)
+{
+	int err;
+
+	if (!t->recorder || t->rec_err)
+		return;
+	err = recorder_write(t->recorder, e);
+	if (err)
+		t->rec_err = err;
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
 
 	if (len < sizeof(struct event))
 		return 0;
+	record_event(t, data);
 	ct_event(t->table, data);
 	return 0;
 }
@@ -341,13 +368,127 @@ static void report_kcounters(struct tracer *t)
 		(unsigned long long)k.tw_live);
 }
 
-/* The poll loop: returns 0, or the errno of a failed write. */
+/* Hand the metrics server what it cannot see in the records. */
+static void update_metrics(struct tracer *t)
+{
+	struct metrics_extra x = { 0 };
+	struct ct_stats st;
+	struct kcounters k;
+	struct losses l;
+
+	if (!t->metrics)
+		return;
+	ct_get_stats(t->table, &st);
+	if (t->skel) {
+		read_losses(t, &l);
+		x.lost_ringbuf = l.rb_drops;
+		x.lost_recursion = l.lost;
+		x.rescued = l.rescued;
+	}
+	x.events = st.events;
+	x.table_full = st.table_full;
+	x.partial = st.partial;
+	if (!kcounters_read(&k)) {
+		x.k_tw = k.tw - t->k0.tw;
+		x.k_tw_killed = k.tw_killed - t->k0.tw_killed;
+		x.k_tw_recycled = k.tw_recycled - t->k0.tw_recycled;
+		x.k_tw_overflow = k.tw_overflow - t->k0.tw_overflow;
+		x.k_tw_live = k.tw_live;
+	}
+	metrics_set_extra(t->metrics, &x);
+}
+
+static void print_stuck(void *ctx, struct conn *c, int state, uint64_t age_ns)
+{
+	struct tracer *t = ctx;
+	char la[ADDRPORT_STRLEN], ra[ADDRPORT_STRLEN], pid[16];
+	FILE *f = t->opts.csv ? stderr : t->out.f;
+
+	if (c->stuck_reported)
+		return;
+	c->stuck_reported = true;
+	format_addr_port(la, sizeof(la), c->family, c->laddr, c->lport);
+	format_addr_port(ra, sizeof(ra), c->family, c->raddr, c->rport);
+	snprintf(pid, sizeof(pid), "%u", c->pid);
+	fprintf(f, "STUCK %-10s for %.1f s: pid %s %s %s -> %s netns %u\n", state_name(state),
+		age_ns / 1e9, c->pid ? pid : "-", c->pid ? c->comm : "-", la, ra, c->netns);
+}
+
+struct orphans {
+	uint64_t tw[256];
+	int n;
+};
+
+static void collect_orphan(void *ctx, uint64_t tw)
+{
+	struct orphans *o = ctx;
+
+	if (o->n < (int)(sizeof(o->tw) / sizeof(o->tw[0])))
+		o->tw[o->n++] = tw;
+}
+
+/*
+ * Read every orphan FIN_WAIT2 tw sock: the peer's FIN may have turned it
+ * into TIME_WAIT with a re-arm that fired no timer event. What is read
+ * goes into the table (and a recording) as EV_TW_PROBE events.
+ */
+static void probe_orphans(struct tracer *t, uint64_t now)
+{
+	struct orphans o = { .n = 0 };
+
+	if (!t->skel)
+		return;
+	ct_each_orphan(t->table, collect_orphan, &o);
+	for (int i = 0; i < o.n; i++) {
+		struct event e = { .ts_ns = now, .type = EV_TW_PROBE, .id = o.tw[i],
+				   .family = AF_INET };
+
+		if (probe_tw(t, o.tw[i], &e.newstate, &e.aux))
+			continue;
+		record_event(t, &e);
+		ct_event(t->table, &e);
+	}
+}
+
+/* Once a second: losses, metrics, stuck sockets, and the periodic summary. */
+static void periodic(struct tracer *t, uint64_t now)
+{
+	if (t->skel)
+		report_losses(t, false);
+	update_metrics(t);
+	if (t->opts.stuck_s > 0) {
+		probe_orphans(t, now);
+		ct_each_stuck(t->table, now, t->opts.stuck_s * 1e9, print_stuck, t);
+	}
+	if (t->summary && t->opts.interval_s > 0 &&
+	    now - t->last_summary >= t->opts.interval_s * 1e9) {
+		summary_print(t->summary, t->out.f, (now - t->last_summary) / 1e9);
+		summary_reset(t->summary);
+		t->last_summary = now;
+	}
+}
+
+/* The end of tracing at 'now': settle the table, record the end, final outputs. */
+static void finish(struct tracer *t, uint64_t now)
+{
+	struct event end = { .ts_ns = now, .type = EV_END, .family = AF_INET };
+
+	probe_orphans(t, now);
+	record_event(t, &end);
+	ct_flush(t->table, now);
+	if (t->summary)
+		summary_print(t->summary, t->out.f,
+			      t->last_summary ? (now - t->last_summary) / 1e9 : 0);
+}
+
+/* The live poll loop: returns 0, or the errno of a failed write. */
 static int run(struct tracer *t)
 {
 	uint64_t start = now_ns(CLOCK_MONOTONIC), last_check = start;
 	uint64_t stop_at = t->opts.duration_s > 0 ? start + t->opts.duration_s * 1e9 : 0;
 	int err;
 
+	t->last_summary = start;
 	while (!exiting) {
 		uint64_t now;
 
@@ -364,8 +505,12 @@ static int run(struct tracer *t)
 		ct_tick(t->table, now);
 		if (out_flush(&t->out))
 			return t->out.err;
+		if (t->recorder && !t->rec_err)
+			t->rec_err = recorder_flush(t->recorder);
+		if (t->rec_err)
+			return -t->rec_err;
 		if (now - last_check >= LOSS_CHECK_NS) {
-			report_losses(t, false);
+			periodic(t, now);
 			last_check = now;
 		}
 		if (stop_at && now >= stop_at)
@@ -373,78 +518,183 @@ static int run(struct tracer *t)
 	}
 	/* drain what the programs wrote before we stop reading */
 	ring_buffer__consume(t->rb);
-	ct_flush(t->table, now_ns(CLOCK_MONOTONIC));
+	finish(t, now_ns(CLOCK_MONOTONIC));
 	return out_flush(&t->out);
+}
+
+/* -r: feed a recording through the same table and outputs; no BPF. */
+static int replay(struct tracer *t)
+{
+	struct rec_header h;
+	struct event e;
+	char err[256];
+	uint64_t last_tick = 0, last_ts = 0;
+	struct replay *r = replay_open(t->opts.replay_path, &h, err, sizeof(err));
+	int ret;
+
+	if (!r) {
+		die_msg("%s", err);
+		return 1;
+	}
+	t->out.wall_offset_ns = h.wall_offset_ns;
+	t->last_summary = h.start_ns;
+	while ((ret = replay_next(r, &e, err, sizeof(err))) == 1 && !exiting) {
+		if (e.type == EV_END) {
+			finish(t, e.ts_ns);
+			last_ts = 0;
+			break;
+		}
+		ct_event(t->table, &e);
+		last_ts = e.ts_ns;
+		/* tick as the live loop did, every poll interval of event time */
+		if (e.ts_ns - last_tick >= POLL_MS * 1000000ULL) {
+			ct_tick(t->table, e.ts_ns);
+			last_tick = e.ts_ns;
+			if (t->summary && t->opts.interval_s > 0 &&
+			    e.ts_ns - t->last_summary >= t->opts.interval_s * 1e9) {
+				summary_print(t->summary, t->out.f,
+					      (e.ts_ns - t->last_summary) / 1e9);
+				summary_reset(t->summary);
+				t->last_summary = e.ts_ns;
+			}
+		}
+		if (out_flush(&t->out))
+			break;
+	}
+	replay_close(r);
+	if (ret < 0) {
+		die_msg("%s", err);
+		return 1;
+	}
+	if (last_ts)	/* a recording cut short: no end marker */
+		finish(t, last_ts);
+	if (out_flush(&t->out) == EPIPE)
+		return 0;
+	if (t->out.err) {
+		die_msg("write error: %s", strerror(t->out.err));
+		return 1;
+	}
+	return 0;
+}
+
+/* Set up what both live tracing and replay use: outputs and the table. */
+static int setup_outputs(struct tracer *t)
+{
+	struct ct_config cfg = { 0 };
+	char err[256];
+
+	t->out.f = stdout;
+	t->out.csv = t->opts.csv;
+	t->out.wide = t->opts.wide;
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	if (t->opts.summary) {
+		t->summary = summary_new(t->opts.by, t->opts.top);
+		if (!t->summary) {
+			die_msg("out of memory");
+			return -1;
+		}
+	}
+	if (t->opts.metrics_addr) {
+		t->metrics = metrics_start(t->opts.metrics_addr, t->opts.lports, t->opts.n_lports,
+					   err, sizeof(err));
+		if (!t->metrics) {
+			die_msg("--metrics: %s", err);
+			return -1;
+		}
+	}
+	cfg.max_conns = t->opts.max_conns;
+	cfg.ctx = t;
+	if (t->opts.events)
+		cfg.on_transition = on_transition;
+	else
+		cfg.on_record = on_record;
+	t->table = ct_new(&cfg);
+	if (!t->table) {
+		die_msg("out of memory for %u connections", cfg.max_conns);
+		return -1;
+	}
+	if (t->opts.events)
+		events_sink.header(&t->out);
+	else if (!t->opts.summary)
+		lifecycle_sink.header(&t->out);
+	return 0;
+}
+
+/* open -> configure -> load -> attach; 0 or -1 with the reason printed. */
+static int start_bpf(struct tracer *t)
+{
+	struct rec_header h;
+	char err[256];
+	int ret;
+
+	if (!privileged()) {
+		die_msg("permission denied: run as root or with CAP_BPF and CAP_PERFMON");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
+			"CONFIG_DEBUG_INFO_BTF=y is needed");
+		return -1;
+	}
+	t->skel = tcpphase_bpf__open();
+	if (!t->skel) {
+		die_msg("cannot open BPF object: %s", strerror(errno));
+		return -1;
+	}
+	if (configure(t))
+		return -1;
+	ret = tcpphase_bpf__load(t->skel);
+	if (ret) {
+		die_msg("cannot load BPF programs: %s", load_hint(ret));
+		return -1;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->rb) {
+		die_msg("cannot create ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	if (t->opts.record_path) {
+		rec_header_init(&h);
+		h.wall_offset_ns = t->out.wall_offset_ns;	/* one conversion for both */
+		t->recorder = recorder_open(t->opts.record_path, &h, err, sizeof(err));
+		if (!t->recorder) {
+			die_msg("-W: %s", err);
+			return -1;
+		}
+	}
+	if (attach(t))
+		return -1;
+	kcounters_read(&t->k0);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct tracer t = { 0 };
-	struct ct_config cfg = { 0 };
 	int err, status = 1;
 
 	opts_parse(argc, argv, &t.opts);
+	t.out.wall_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
 	libbpf_set_print(t.opts.verbose ? libbpf_print : libbpf_quiet);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, sig_stop);
 	signal(SIGTERM, sig_stop);
 
-	if (!privileged()) {
-		die_msg("permission denied: run as root or with CAP_BPF and CAP_PERFMON");
-		return 1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
-			"CONFIG_DEBUG_INFO_BTF=y is needed");
-		return 1;
-	}
-	t.out.f = stdout;
-	t.out.csv = t.opts.csv;
-	t.out.wide = t.opts.wide;
-	t.out.wall_offset_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
-	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	t.sink = t.opts.events ? &events_sink : &lifecycle_sink;
-
-	t.skel = tcpphase_bpf__open();
-	if (!t.skel) {
-		die_msg("cannot open BPF object: %s", strerror(errno));
+	if (t.opts.replay_path) {
+		if (setup_outputs(&t) == 0)
+			status = replay(&t);
 		goto cleanup;
 	}
-	if (configure(&t))
+	if (start_bpf(&t) || setup_outputs(&t))
 		goto cleanup;
-	err = tcpphase_bpf__load(t.skel);
-	if (err) {
-		die_msg("cannot load BPF programs: %s", load_hint(err));
-		goto cleanup;
-	}
-	cfg.max_conns = t.opts.max_conns;
-	cfg.ctx = &t;
-	if (t.opts.events)
-		cfg.on_transition = on_transition;
-	else
-		cfg.on_record = on_record;
-	cfg.probe_tw = probe_tw;
-	t.table = ct_new(&cfg);
-	if (!t.table) {
-		die_msg("out of memory for %u connections", cfg.max_conns);
-		goto cleanup;
-	}
-	t.rb = ring_buffer__new(bpf_map__fd(t.skel->maps.events), handle_event, &t, NULL);
-	if (!t.rb) {
-		die_msg("cannot create ring buffer: %s", strerror(errno));
-		goto cleanup;
-	}
-	if (attach(&t))
-		goto cleanup;
-	kcounters_read(&t.k0);
-
-	t.sink->header(&t.out);
 	if (t.opts.verbose)
 		fprintf(stderr, "tcpphase: tracing, Ctrl-C to stop\n");
 	fflush(stdout);
 	err = run(&t);
 	if (err == EPIPE) {
 		status = 0;	/* the reader went away: a normal end */
+	} else if (err < 0) {
+		die_msg("-W %s: %s", t.opts.record_path, strerror(-err));
 	} else if (err) {
 		die_msg("write error: %s", strerror(err));
 	} else {
@@ -452,8 +702,19 @@ int main(int argc, char **argv)
 		report_losses(&t, true);
 		report_kcounters(&t);
 	}
+	if (t.recorder) {
+		err = recorder_close(t.recorder);
+		t.recorder = NULL;
+		if (err && status == 0) {
+			die_msg("-W %s: %s", t.opts.record_path, strerror(-err));
+			status = 1;
+		}
+	}
 
 cleanup:
+	recorder_close(t.recorder);
+	metrics_stop(t.metrics);
+	summary_free(t.summary);
 	ring_buffer__free(t.rb);
 	tcpphase_bpf__destroy(t.skel);
 	ct_free(t.table);

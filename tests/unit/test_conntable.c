@@ -62,10 +62,6 @@ static struct {
 	int n;
 	int64_t elapsed[32];	/* of each transition */
 	int ntrans;
-	/* probe_tw answer */
-	int probe_ret;
-	uint8_t probe_sub;
-	uint64_t probe_exp;
 } fx;
 
 static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
@@ -85,13 +81,6 @@ static void on_transition(void *ctx, const struct event *e, const struct conn *c
 	fx.ntrans++;
 }
 
-static int probe_tw(void *ctx, uint64_t tw, uint8_t *substate, uint64_t *expires_ns)
-{
-	*substate = fx.probe_sub;
-	*expires_ns = fx.probe_exp;
-	return fx.probe_ret;
-}
-
 static bool fx_init(uint32_t max_conns)
 {
 	struct ct_config cfg = {
@@ -99,11 +88,9 @@ static bool fx_init(uint32_t max_conns)
 		.grace_ns = GRACE,
 		.on_record = on_record,
 		.on_transition = on_transition,
-		.probe_tw = probe_tw,
 	};
 
 	memset(&fx, 0, sizeof(fx));
-	fx.probe_ret = -1;
 	fx.t = ct_new(&cfg);
 	return ASSERT_OK_PTR(fx.t, "ct_new");
 }
@@ -1079,9 +1066,8 @@ static void test_flush(void)
 	}
 	if (SUBTEST("orphan probed") && fx_init(0)) {
 		orphan_fin_wait2();
-		fx.probe_ret = 0;
-		fx.probe_sub = TS_TIME_WAIT;
-		fx.probe_exp = T_FLIP + TWLEN;
+		/* what the loader's probe_tw read, fed as an event */
+		feed(ev_tw(EV_TW_PROBE, T_FLIP + SEC(7), TW1, TS_TIME_WAIT, T_FLIP + TWLEN, &CLI));
 		ct_flush(fx.t, T_FLIP + SEC(7));
 		c = rec(1, REC_FINAL);
 		if (c) {
