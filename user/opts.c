@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,19 @@ int parse_seconds(const char *s, double *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* A bad value: one line, status 2 (argp's own reporting is off, see opts_parse). */
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tcpphase: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
@@ -186,30 +200,30 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'p':
 		if (parse_uint(arg, 1, 4194304, &v, err, sizeof(err)))
-			argp_failure(state, 2, 0, "-p: %s", err);
+			usage_fail("-p: %s", err);
 		o->pid = v;
 		break;
 	case 'L':
 		if (parse_ports(arg, o->lports, MAX_PORTS, &o->n_lports, err, sizeof(err)))
-			argp_failure(state, 2, 0, "-L: %s", err);
+			usage_fail("-L: %s", err);
 		break;
 	case 'D':
 		if (parse_ports(arg, o->rports, MAX_PORTS, &o->n_rports, err, sizeof(err)))
-			argp_failure(state, 2, 0, "-D: %s", err);
+			usage_fail("-D: %s", err);
 		break;
 	case '4':
 	case '6':
 		if (o->family)
-			argp_failure(state, 2, 0, "-4 and -6 are exclusive");
+			usage_fail("-4 and -6 are exclusive");
 		o->family = key == '4' ? AF_INET : AF_INET6;
 		break;
 	case 'd':
 		if (parse_seconds(arg, &o->duration_s, err, sizeof(err)))
-			argp_failure(state, 2, 0, "-d: %s", err);
+			usage_fail("-d: %s", err);
 		break;
 	case OPT_MAX_CONNS:
 		if (parse_uint(arg, 16, 16777216, &v, err, sizeof(err)))
-			argp_failure(state, 2, 0, "--max-conns: %s", err);
+			usage_fail("--max-conns: %s", err);
 		o->max_conns = v;
 		break;
 	case OPT_SUMMARY:
@@ -217,14 +231,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'i':
 		if (parse_seconds(arg, &o->interval_s, err, sizeof(err)))
-			argp_failure(state, 2, 0, "-i: %s", err);
+			usage_fail("-i: %s", err);
 		o->summary = true;
 		break;
 	case OPT_BY: {
 		enum summary_by by;
 
 		if (summary_by_parse(arg, &by))
-			argp_failure(state, 2, 0, "--by: '%s' is not remote, lport, rport, comm or netns",
+			usage_fail("--by: '%s' is not remote, lport, rport, comm or netns",
 				     arg);
 		o->by = by;
 		o->summary = true;
@@ -232,33 +246,33 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_TOP:
 		if (parse_uint(arg, 1, 100000, &v, err, sizeof(err)))
-			argp_failure(state, 2, 0, "--top: %s", err);
+			usage_fail("--top: %s", err);
 		o->top = v;
 		break;
 	case OPT_METRICS:
 		if (!strchr(arg, ':'))
-			argp_failure(state, 2, 0, "--metrics: '%s' is not ADDR:PORT", arg);
+			usage_fail("--metrics: '%s' is not ADDR:PORT", arg);
 		o->metrics_addr = arg;
 		break;
 	case OPT_STUCK:
 		if (parse_seconds(arg, &o->stuck_s, err, sizeof(err)))
-			argp_failure(state, 2, 0, "--stuck: %s", err);
+			usage_fail("--stuck: %s", err);
 		break;
 	case 'W':
 		if (!*arg)
-			argp_failure(state, 2, 0, "-W: empty file name");
+			usage_fail("-W: empty file name");
 		o->record_path = arg;
 		break;
 	case 'r':
 		if (!*arg)
-			argp_failure(state, 2, 0, "-r: empty file name");
+			usage_fail("-r: empty file name");
 		o->replay_path = arg;
 		break;
 	case ARGP_KEY_END:
 		if (o->events && o->summary)
-			argp_failure(state, 2, 0, "--events and --summary are exclusive");
+			usage_fail("--events and --summary are exclusive");
 		if (o->record_path && o->replay_path)
-			argp_failure(state, 2, 0, "-W and -r are exclusive");
+			usage_fail("-W and -r are exclusive");
 		break;
 	case 'h':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "tcpphase");
@@ -267,7 +281,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		printf("%s\n", argp_program_version);
 		exit(0);
 	case ARGP_KEY_ARG:
-		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
+		usage_fail("unexpected argument '%s'", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
