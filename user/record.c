@@ -92,7 +92,14 @@
 #define REASON_LEN 256		/* the most of a reason, after "path: " */
 #define MSG_LEN (NAME_SHOWN + 2 + REASON_LEN)
 
+/*
+ * What a version 1 reader accepts. A new event type or field changes what
+ * a recording may hold: bump REC_VERSION (older readers then say so) and
+ * keep reading version 1.
+ */
 _Static_assert(sizeof(struct event) == 120, "struct event changed: bump REC_VERSION");
+_Static_assert(EV_TYPE_MAX == 11, "event type added: bump REC_VERSION");
+_Static_assert(TS_MAX_STATES == 13, "TCP states changed: bump REC_VERSION");
 _Static_assert(REC_MAX == 119, "record size");
 _Static_assert(REC_BLOCK_MAX >= REC_MAX && REC_BLOCK_MAX <= UINT32_MAX, "block size");
 

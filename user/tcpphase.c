@@ -617,6 +617,8 @@ static int setup_outputs(struct tracer *t)
 		events_sink.header(&t->out);
 	else if (!t->opts.summary)
 		lifecycle_sink.header(&t->out);
+	else if (!t->opts.replay_path)
+		fprintf(t->out.f, "Tracing TCP connection phases... Hit Ctrl-C to end.\n");
 	return 0;
 }
 
