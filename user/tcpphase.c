@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "bpfstats.h"
@@ -136,6 +137,8 @@ static int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *exp
 	__u64 args[1] = { tw };
 	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = args, .ctx_size_in = sizeof(args));
 
+	if (!bpf_program__autoload(t->skel->progs.probe_tw))
+		return -ENOTSUP;
 	memset(p, 0, sizeof(*p));
 	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.probe_tw), &topts))
 		return -errno;
@@ -192,12 +195,80 @@ static bool tracefs_ready(void)
 }
 
 /* Configure the programs from the options, before load. */
-static int configure(struct tracer *t)
+static void disable_timers(struct tcpphase_bpf *s)
+{
+	bpf_program__set_autoload(s->progs.timer_start, false);
+	bpf_program__set_autoload(s->progs.timer_start_rescue, false);
+	bpf_program__set_autoload(s->progs.timer_expire_entry, false);
+	bpf_program__set_autoload(s->progs.timer_expire_entry_rescue, false);
+	bpf_program__set_autoload(s->progs.timer_cancel, false);
+	bpf_program__set_autoload(s->progs.timer_cancel_rescue, false);
+	bpf_program__set_autoload(s->progs.probe_tw, false);
+}
+
+/* Does the running kernel's BTF know tracepoint tp (its btf_trace_<tp> typedef)? */
+static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+/*
+ * Run-time feature probes, no version checks: what this kernel lacks is
+ * said once, and tcpphase runs with what it has. Only the state
+ * tracepoint is required.
+ */
+static int probe_features(struct tracer *t)
 {
 	static const char *const fns[] = { "tw_timer_handler", "reqsk_timer_handler" };
+	static const char *const timers[] = { "timer_start", "timer_expire_entry",
+					      "timer_cancel" };
+	struct tcpphase_bpf *s = t->skel;
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const char *missing = NULL;
+	uint64_t addrs[2];
+	int ret = 0;
+
+	if (!kernel_has_tracepoint(vmlinux, "inet_sock_set_state")) {
+		die_msg("this kernel has no sock:inet_sock_set_state tracepoint (Linux 4.16+ "
+			"with BTF is needed)");
+		ret = -ENOENT;
+		goto out;
+	}
+	if (t->opts.events) {
+		disable_timers(s);	/* the state stream needs no timers */
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		if (!kernel_has_tracepoint(vmlinux, timers[i]))
+			missing = timers[i];
+	if (missing) {
+		die_msg("warning: no timer:%s tracepoint: TIME_WAIT and passive handshakes "
+			"are not timed",
+			missing);
+		disable_timers(s);
+		goto out;
+	}
+	if (ksyms_lookup(fns, addrs, 2) != 2) {
+		die_msg("warning: tw_timer_handler/reqsk_timer_handler not in /proc/kallsyms: "
+			"TIME_WAIT and passive handshakes are not timed");
+		disable_timers(s);
+		goto out;
+	}
+	s->rodata->tw_timer_fn = addrs[0];
+	s->rodata->req_timer_fn = addrs[1];
+out:
+	btf__free(vmlinux);
+	return ret;
+}
+
+/* Configure the programs from the options, before load. */
+static int configure(struct tracer *t)
+{
 	struct tcpphase_bpf *s = t->skel;
 	const struct options *o = &t->opts;
-	uint64_t addrs[2];
 
 	s->rodata->target_pid = o->pid;
 	s->rodata->target_family = o->family;
@@ -209,25 +280,7 @@ static int configure(struct tracer *t)
 	s->rodata->n_rports = o->n_rports;
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
-
-	if (o->events) {
-		/* the state stream needs no timers */
-		bpf_program__set_autoload(s->progs.timer_start, false);
-		bpf_program__set_autoload(s->progs.timer_start_rescue, false);
-		bpf_program__set_autoload(s->progs.timer_expire_entry, false);
-		bpf_program__set_autoload(s->progs.timer_expire_entry_rescue, false);
-		bpf_program__set_autoload(s->progs.timer_cancel, false);
-		bpf_program__set_autoload(s->progs.timer_cancel_rescue, false);
-		return 0;
-	}
-	if (ksyms_lookup(fns, addrs, 2) != 2) {
-		die_msg("cannot resolve tw_timer_handler/reqsk_timer_handler in /proc/kallsyms "
-			"(kptr_restrict? run as root)");
-		return -ENOENT;
-	}
-	s->rodata->tw_timer_fn = addrs[0];
-	s->rodata->req_timer_fn = addrs[1];
-	return 0;
+	return probe_features(t);
 }
 
 /*
