@@ -23,7 +23,7 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
 # the pure modules: no libbpf, unit-tested, shared by live and replay
-LOADER_SRCS := user/tcpphase.c user/ksyms.c user/bpfstats.c user/kcounters.c
+LOADER_SRCS := user/tcpphase.c user/ksyms.c user/bpfstats.c user/kcounters.c user/sockdiag.c
 CORE_SRCS := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))

@@ -337,3 +337,20 @@ void opts_parse(int argc, char **argv, struct options *o)
 	if (argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o))
 		usage_error(argc, argv);
 }
+
+static bool port_listed(uint16_t port, const uint16_t *ports, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
+bool tuple_filtered(const struct options *o, int family, uint16_t lport, uint16_t rport)
+{
+	if (o->family && family != o->family)
+		return false;
+	if (o->n_lports && !port_listed(lport, o->lports, o->n_lports))
+		return false;
+	return !o->n_rports || port_listed(rport, o->rports, o->n_rports);
+}

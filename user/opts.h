@@ -47,6 +47,9 @@ int parse_seconds(const char *s, double *out, char *err, size_t errlen);
 int parse_uint(const char *s, unsigned long long min, unsigned long long max,
 	       unsigned long long *out, char *err, size_t errlen);
 
+/* True if a socket of this family and ports passes the -4/-6/-L/-D filters. */
+bool tuple_filtered(const struct options *o, int family, uint16_t lport, uint16_t rport);
+
 /*
  * Parse argv into o. Exits on --help (0), --version (0) and usage errors
  * (status 2, one line on stderr), as command lines do.

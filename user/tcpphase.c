@@ -35,6 +35,7 @@
 #include "opts.h"
 #include "record.h"
 #include "sink.h"
+#include "sockdiag.h"
 #include "summary.h"
 #include "tcpphase.h"
 #include "tcpphase.skel.h"
@@ -503,6 +504,33 @@ static void probe_orphans(struct tracer *t, uint64_t now)
 	}
 }
 
+/* --stuck: what was already stuck before we began, age unknown. */
+static void list_stuck_at_start(struct tracer *t)
+{
+	FILE *f = t->opts.csv ? stderr : t->out.f;
+	struct diag_sock *s;
+	size_t n;
+	int err = sockdiag_stuck(&s, &n);
+
+	if (err) {
+		die_msg("warning: cannot list existing sockets (sock_diag: %s)", strerror(-err));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char la[ADDRPORT_STRLEN], ra[ADDRPORT_STRLEN], pid[16];
+
+		if (!tuple_filtered(&t->opts, s[i].family, s[i].lport, s[i].rport))
+			continue;
+		format_addr_port(la, sizeof(la), s[i].family, s[i].laddr, s[i].lport);
+		format_addr_port(ra, sizeof(ra), s[i].family, s[i].raddr, s[i].rport);
+		snprintf(pid, sizeof(pid), "%u", s[i].pid);
+		fprintf(f, "STUCK %-10s for ? s (open before tracing): pid %s %s %s -> %s\n",
+			state_name(s[i].state), s[i].pid ? pid : "-", s[i].pid ? s[i].comm : "-",
+			la, ra);
+	}
+	free(s);
+}
+
 /* Once a second: losses, metrics, stuck sockets, and the periodic summary. */
 static void periodic(struct tracer *t, uint64_t now)
 {
@@ -744,6 +772,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (t.opts.verbose)
 		fprintf(stderr, "tcpphase: tracing, Ctrl-C to stop\n");
+	if (t.opts.stuck_s > 0)
+		list_stuck_at_start(&t);
 	fflush(stdout);
 	err = run(&t);
 	if (err == EPIPE) {

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sockdiag.h - the TCP sockets that were already stuck when tracing began:
+ * CLOSE_WAIT and FIN_WAIT2 endpoints of this network namespace, read with
+ * sock_diag netlink as ss(8) does, with the process that holds each.
+ */
+#ifndef __SOCKDIAG_H
+#define __SOCKDIAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct diag_sock {
+	uint8_t family;
+	uint8_t state;		/* TCP_CLOSE_WAIT or TCP_FIN_WAIT2 */
+	uint16_t lport, rport;
+	uint8_t laddr[16], raddr[16];
+	uint32_t inode;		/* 0 for an orphan (a FIN_WAIT2 tw sock) */
+	uint32_t pid;		/* 0 if no process holds it */
+	char comm[16];
+};
+
+/* *out is malloc'ed (free it), *n entries. 0 or -errno. */
+int sockdiag_stuck(struct diag_sock **out, size_t *n);
+
+#endif /* __SOCKDIAG_H */
