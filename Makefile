@@ -12,6 +12,10 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 VERSION := 0.1.0
 
 CFLAGS ?= -g -O2
+SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+ifeq ($(SAN),1)
+CFLAGS := $(SAN_FLAGS)
+endif
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -DTCPPHASE_VERSION='"$(VERSION)"'
 CPPFLAGS += -Ibpf -Iuser -I$(OUTPUT)
 LIBBPF_A ?= $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libbpf.a \
@@ -39,8 +43,10 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all clean test unit run setup format-check
-all: tcpphase
+BIN ?= tcpphase
+
+.PHONY: all clean test unit run setup format-check lint sanitize fuzz
+all: $(BIN)
 
 setup:
 	$(Q)./scripts/setup.sh
@@ -63,7 +69,7 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpphase.h | $(OUTPUT)
 
 $(OUTPUT)/tcpphase.o: $(OUTPUT)/tcpphase.skel.h
 
-tcpphase: $(CORE_OBJS) $(LOADER_OBJS)
+$(BIN): $(CORE_OBJS) $(LOADER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -77,15 +83,33 @@ $(OUTPUT)/delayline: tests/helpers/delayline.c | $(OUTPUT)
 
 unit: $(UNIT_TESTS)
 
+# the user space and its unit tests again, under ASan and UBSan
+sanitize:
+	$(Q)$(MAKE) OUTPUT=$(OUTPUT)/san BIN=$(OUTPUT)/san/tcpphase SAN=1 $(OUTPUT)/san/tcpphase unit
+
+fuzz:
+	$(Q)./tests/fuzz/build.sh
+
 # the README's test command: everything, unit and real-BPF integration
-test: setup tcpphase $(UNIT_TESTS) $(HELPERS)
+test: setup $(BIN) $(UNIT_TESTS) $(HELPERS) sanitize
 	$(Q)./tests/run.sh
 
 run: setup tcpphase
 	./tcpphase $(ARGS)
 
+C_FILES = bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c \
+	tests/fuzz/*.c bench/*.c
+SH_FILES = scripts/*.sh tests/run.sh tests/fuzz/*.sh bench/*.sh .ci/run
+
 format-check:
-	$(Q)clang-format --dry-run -Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/helpers/*.c
+	$(Q)clang-format --dry-run -Werror $(wildcard $(C_FILES))
+
+# static checks: formatting, cppcheck on the user space, ShellCheck on the scripts
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro:user/tcpphase.c -D__x86_64__ -Ibpf -Iuser \
+		user tests/unit tests/helpers
+	$(Q)shellcheck $(wildcard $(SH_FILES))
 
 clean:
 	$(call msg,CLEAN)

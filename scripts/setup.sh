@@ -6,7 +6,8 @@
 set -eu
 
 PKGS="clang llvm make gcc libc6-dev pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-libmicrohttpd-dev iproute2 nftables python3 curl clang-format"
+libmicrohttpd-dev iproute2 nftables python3 curl clang-format cppcheck shellcheck
+libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -7,7 +7,7 @@
 # `make test`, which builds everything first. Arguments filter the
 # integration tests by name.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 passed=0 failed=0 skipped=0
 add_summary() {	# $1: a "SUMMARY: P passed, F failed[, S skipped]" line
@@ -33,6 +33,50 @@ for t in .output/tests/test_*; do
 		failed=$((failed + 1))
 	fi
 done
+
+# check NAME CMD...: one more test, passed when CMD exits 0 (its output shown on failure)
+check() {
+	local name=$1 log
+	shift
+	log=$(mktemp)
+	if "$@" >"$log" 2>&1; then
+		echo "  ok $name"
+		passed=$((passed + 1))
+	else
+		echo "  FAIL $name:"
+		tail -n 30 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+	rm -f "$log"
+}
+
+# every unit test binary built with ASan+UBSan must pass
+sanitized_units() {
+	local t rc=0
+	for t in .output/san/tests/test_*; do
+		"$t" >/dev/null 2>&1 || { echo "$t failed"; "$t" 2>&1 | tail -20; rc=1; }
+	done
+	return $rc
+}
+
+# the sanitized binary replays every seed recording as the normal one does
+sanitized_replay() {
+	local f a b rc=0
+	for f in tests/fuzz/corpus/*; do
+		a=$(./tcpphase -r "$f" --csv 2>&1)
+		b=$(.output/san/tcpphase -r "$f" --csv 2>&1) || [[ $b == tcpphase:* ]] || rc=1
+		[ "$a" = "$b" ] || { echo "replay of $f differs under sanitizers"; rc=1; }
+	done
+	return $rc
+}
+
+echo "== static checks, sanitizers, fuzzing"
+check "lint: clang-format (kernel style)" make -s format-check
+check "lint: cppcheck and ShellCheck" make -s lint
+check "sanitize: unit tests under ASan+UBSan" sanitized_units
+check "sanitize: replay of the seed recordings under ASan+UBSan" sanitized_replay
+check "fuzz: replay reader + connection table, ${FUZZ_SECS:-30} s" \
+	./tests/fuzz/build.sh --run "${FUZZ_SECS:-30}"
 
 echo "== integration tests (real BPF)"
 if [ "$(id -u)" != 0 ]; then

@@ -96,7 +96,8 @@ size_t csv_field(char *buf, size_t len, size_t pos, const char *s)
 
 const char *errno_name(char *buf, size_t len, int err)
 {
-	const char *name = strerrorname_np(err);
+	/* glibc indexes its table without a range check for some values */
+	const char *name = err > 0 && err < 4096 ? strerrorname_np(err) : NULL;
 
 	if (name)
 		snprintf(buf, len, "%s", name);

@@ -395,6 +395,18 @@ static void report_losses(struct tracer *t, bool final)
 			(unsigned long long)l.lost, (unsigned long long)l.full);
 		return;
 	}
+	if (t->opts.events) {
+		fprintf(stderr,
+			"tcpphase: %llu state changes; lost %llu (ring buffer full %llu, recursion "
+			"%llu of %llu misses, %llu rescued; table full %llu); missed transitions "
+			"%llu, duplicates %llu\n",
+			(unsigned long long)st.events, (unsigned long long)total,
+			(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
+			(unsigned long long)l.misses, (unsigned long long)l.rescued,
+			(unsigned long long)l.full, (unsigned long long)st.missed,
+			(unsigned long long)st.duplicates);
+		return;
+	}
 	fprintf(stderr,
 		"tcpphase: %llu events, %llu records (%llu partial); lost %llu (ring buffer "
 		"full %llu, recursion %llu of %llu misses, %llu rescued; table full %llu); "
