@@ -133,12 +133,21 @@ static __always_inline void token_set(__u32 hook, __u64 obj, __u32 what)
 	}
 }
 
-/* Rescue: true when the primary already handled event (obj, what). */
+/*
+ * Rescue: true when the primary already handled event (obj, what). The
+ * token is consumed: a socket freed and reallocated at the same address on
+ * this CPU can repeat a transition, and a stale token must not hide it.
+ */
 static __always_inline bool token_seen(__u32 hook, __u64 obj, __u32 what)
 {
 	struct token *t = bpf_map_lookup_elem(&tokens, &hook);
 
-	return !t || (t->obj == obj && t->what == what);
+	if (!t)
+		return true;
+	if (t->obj != obj || t->what != what)
+		return false;
+	t->obj = 0;
+	return true;
 }
 
 static __always_inline bool port_in(__u16 port, const volatile __u16 *list, __u32 n)

@@ -193,9 +193,14 @@ static int64_t dur(uint64_t from, uint64_t to)
 
 static void phase_add(struct conn *c, int ph, int64_t ns)
 {
+	int64_t sum;
+
 	if (ns < 0 || ph < 0)
 		return;
-	c->ph[ph] = (c->ph[ph] < 0 ? 0 : c->ph[ph]) + ns;
+	/* saturate: a corrupt recording must not overflow */
+	if (__builtin_add_overflow(c->ph[ph] < 0 ? 0 : c->ph[ph], ns, &sum))
+		sum = INT64_MAX;
+	c->ph[ph] = sum;
 }
 
 static int phase_of_state(int state)
@@ -453,6 +458,27 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 		free(c);
 }
 
+/* The first transition of a new full socket. */
+static bool starts_socket(int old, int new)
+{
+	return (old == TS_CLOSE && new != TS_CLOSE) || (old == TS_LISTEN && new == TS_SYN_RECV);
+}
+
+/* A socket whose end we never saw: write what is known, flagged partial. */
+static void sock_lost(struct conntable *t, struct conn *c, uint64_t ts)
+{
+	u64map_del(t->socks, c->sk);
+	c->partial = true;
+	c->t_end = ts;
+	c->tw_end = TWE_NONE;
+	if (c->role != ROLE_LISTENER && c->closing_seen)
+		emit(t, c, REC_FINAL);
+	if (!c->on_pending)
+		free(c);
+	else
+		c->sk = 0;
+}
+
 static void on_state(struct conntable *t, const struct event *e)
 {
 	struct conn *c = u64map_get(t->socks, e->id);
@@ -478,6 +504,12 @@ static void on_state(struct conntable *t, const struct event *e)
 			c->role = ROLE_UNKNOWN;
 	} else if (c->state == new && c->t_state == e->ts_ns) {
 		t->st.duplicates++;
+		return;
+	} else if (c->state != old && starts_socket(old, new)) {
+		/* its close was lost and the address reused: two endpoints, not one */
+		t->st.missed++;
+		sock_lost(t, c, e->ts_ns);
+		on_state(t, e);
 		return;
 	} else if (c->state != old) {
 		if (c->state == new) {	/* the rescue and the primary both ran */

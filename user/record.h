@@ -24,21 +24,21 @@
 
 #include "tcpphase.h"
 
-#define REC_MAGIC "TCPPHASE"	/* the first 8 bytes of a recording, no NUL */
+#define REC_MAGIC "TCPPHASE" /* the first 8 bytes of a recording, no NUL */
 #define REC_MAGIC_LEN 8
-#define REC_VERSION 1		/* the format version written, and the newest read */
-#define REC_NAME_LEN 64		/* rec_header.host and .kernel, NUL included */
-#define REC_BLOCK_MAX 65536	/* most record bytes in one block (the write buffer) */
+#define REC_VERSION 1 /* the format version written, and the newest read */
+#define REC_NAME_LEN 64 /* rec_header.host and .kernel, NUL included */
+#define REC_BLOCK_MAX 65536 /* most record bytes in one block (the write buffer) */
 
 /* What a recording says about itself. */
 struct rec_header {
-	char host[REC_NAME_LEN];	/* node name, NUL-terminated (at most 63 chars) */
-	char kernel[REC_NAME_LEN];	/* kernel release (uname -r), NUL-terminated */
+	char host[REC_NAME_LEN]; /* node name, NUL-terminated (at most 63 chars) */
+	char kernel[REC_NAME_LEN]; /* kernel release (uname -r), NUL-terminated */
 	/* CLOCK_REALTIME - CLOCK_MONOTONIC at start, ns: wall clock = event ts_ns + this */
 	int64_t wall_offset_ns;
-	uint32_t version;	/* the file's format version; the writer writes REC_VERSION */
-	uint32_t event_size;	/* sizeof(struct event) when recorded; the writer's own */
-	uint64_t start_ns;	/* CLOCK_MONOTONIC ns when the recording began */
+	uint32_t version; /* the file's format version; the writer writes REC_VERSION */
+	uint32_t event_size; /* sizeof(struct event) when recorded; the writer's own */
+	uint64_t start_ns; /* CLOCK_MONOTONIC ns when the recording began */
 };
 
 /* Fill h for a recording that starts now: uname, both clocks sampled together. */

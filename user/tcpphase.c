@@ -58,6 +58,7 @@ struct tracer {
 	uint64_t reported_loss;
 	uint64_t last_summary;
 	int rec_err;		/* first recorder error, -errno */
+	uint64_t rec_refused;	/* events the recording format refused */
 };
 
 static void sig_stop(int sig)
@@ -157,7 +158,9 @@ static void record_event(struct tracer *t, const struct event *e)
 	if (!t->recorder || t->rec_err)
 		return;
 	err = recorder_write(t->recorder, e);
-	if (err)
+	if (err == -EINVAL)
+		t->rec_refused++;	/* an event the format cannot hold: counted */
+	else if (err)
 		t->rec_err = err;
 }
 
@@ -601,7 +604,7 @@ static int run(struct tracer *t)
 		if (t->recorder && !t->rec_err)
 			t->rec_err = recorder_flush(t->recorder);
 		if (t->rec_err)
-			return -t->rec_err;
+			return t->rec_err;	/* negative: the recording failed */
 		if (now - last_check >= LOSS_CHECK_NS) {
 			periodic(t, now);
 			last_check = now;
@@ -788,6 +791,9 @@ int main(int argc, char **argv)
 		list_stuck_at_start(&t);
 	fflush(stdout);
 	err = run(&t);
+	if (t.rec_refused)
+		die_msg("-W %s: %llu events not recorded (invalid)", t.opts.record_path,
+			(unsigned long long)t.rec_refused);
 	if (err == EPIPE) {
 		status = 0;	/* the reader went away: a normal end */
 	} else if (err < 0) {

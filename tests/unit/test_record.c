@@ -24,15 +24,15 @@
 #include "record.h"
 #include "unit.h"
 
-#define US(x) ((uint64_t)(x) * 1000ULL)
-#define MS(x) ((uint64_t)(x) * 1000000ULL)
-#define SEC(x) ((uint64_t)(x) * 1000000000ULL)
+#define US(x) (1000ULL * (uint64_t)(x))
+#define MS(x) (1000000ULL * (uint64_t)(x))
+#define SEC(x) (1000000000ULL * (uint64_t)(x))
 #define S0 SEC(1000)
 #define NETNS 4026531840u
 #define ERRLEN 512
-#define HDR_LEN 168		/* record.c's version 1 header */
+#define HDR_LEN 168 /* record.c's version 1 header */
 #define BLK_HDR 12
-#define TAIL (offsetof(struct event, comm) + TASK_COMM_LEN)	/* padding after it */
+#define TAIL (offsetof(struct event, comm) + TASK_COMM_LEN) /* padding after it */
 
 static char tmpdir[200];
 
@@ -163,7 +163,7 @@ static struct event rnd_event(void)
 		e.saddr[i] = rnd() % 4 ? rnd() : 0;
 		e.daddr[i] = rnd() % 4 ? rnd() : 0;
 	}
-	n = rnd() % (TASK_COMM_LEN + 1);	/* 16: no NUL at all */
+	n = rnd() % (TASK_COMM_LEN + 1); /* 16: no NUL at all */
 	for (int i = 0; i < n; i++)
 		e.comm[i] = 'a' + rnd() % 26;
 	return e;
@@ -178,12 +178,20 @@ struct tup {
 	uint16_t rport;
 };
 
-#define V6(last) { 0x20, 0x01, 0x0d, 0xb8, [15] = last }
+/* 2001:db8::1 and 2001:db8::2 */
 static const struct tup CLI = { AF_INET, { 10, 0, 0, 1 }, { 10, 0, 0, 2 }, 40000, 80 };
 static const struct tup CLI2 = { AF_INET, { 10, 0, 0, 1 }, { 10, 0, 0, 3 }, 40001, 80 };
-static const struct tup SRV6 = { AF_INET6, V6(2), V6(1), 443, 50000 };
+static const struct tup SRV6 = { AF_INET6,
+				 { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 },
+				 { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+				 443,
+				 50000 };
 static const struct tup LSN6 = { AF_INET6, { 0 }, { 0 }, 443, 0 };
-static const struct tup CLI6 = { AF_INET6, V6(1), V6(2), 50001, 443 };
+static const struct tup CLI6 = { AF_INET6,
+				 { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+				 { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 },
+				 50001,
+				 443 };
 
 static struct event ev(int type, uint64_t ts, uint64_t id, const struct tup *tp, int old, int new)
 {
@@ -462,7 +470,7 @@ static void test_round_trip(void)
 	if (SUBTEST("extremes")) {
 		struct event e[4];
 
-		memset(e, 0xff, sizeof(e));	/* every field at its widest */
+		memset(e, 0xff, sizeof(e)); /* every field at its widest */
 		for (int i = 0; i < 4; i++) {
 			/* not a field: the struct's tail padding, read back as 0 */
 			memset(e[i].comm + TASK_COMM_LEN, 0, sizeof(e[i]) - TAIL);
@@ -471,13 +479,13 @@ static void test_round_trip(void)
 			e[i].oldstate = e[i].newstate = TS_MAX_STATES - 1;
 			e[i].pad = 0;
 		}
-		memset(&e[1], 0, sizeof(e[1]));	/* every field zero */
+		memset(&e[1], 0, sizeof(e[1])); /* every field zero */
 		e[1].type = EV_STATE;
 		e[1].family = AF_INET;
 		e[2].family = AF_INET;
 		memset(e[2].saddr + 4, 0, 12);
 		memset(e[2].daddr + 4, 0, 12);
-		memset(e[3].saddr, 0, 15);	/* ::1 */
+		memset(e[3].saddr, 0, 15); /* ::1 */
 		if (record(path, &h, e, 4, 0)) {
 			ASSERT_OK(replay_file(path, out, N, &n, err), err);
 			ASSERT_EQ(n, 4, "events");
@@ -488,7 +496,7 @@ static void test_round_trip(void)
 	if (SUBTEST("normalized")) {
 		struct event e = rnd_event();
 
-		memcpy(e.comm, "ab\0garbage-here", 16);	/* ring buffer leftovers */
+		memcpy(e.comm, "ab\0garbage-here", 16); /* ring buffer leftovers */
 		e.pad = 0x5a;
 		if (record(path, &h, &e, 1, 0)) {
 			ASSERT_OK(replay_file(path, out, N, &n, err), err);
@@ -524,7 +532,7 @@ static void test_round_trip(void)
 		bad[0].type = EV_TYPE_MAX;
 		bad[1].family = AF_UNIX;
 		bad[2].newstate = TS_MAX_STATES;
-		bad[3].saddr[4] = 1;	/* IPv4 with more than 4 bytes */
+		bad[3].saddr[4] = 1; /* IPv4 with more than 4 bytes */
 		if (ASSERT_OK_PTR(r, err)) {
 			for (int i = 0; i < 4; i++)
 				ASSERT_EQ(recorder_write(r, &bad[i]), -EINVAL, "bad event");
@@ -547,9 +555,9 @@ static void test_header(void)
 
 	tmp_path(path, sizeof(path), "header");
 	if (SUBTEST("fields")) {
-		h.wall_offset_ns = -42;	/* a clock set before the epoch */
+		h.wall_offset_ns = -42; /* a clock set before the epoch */
 		h.start_ns = UINT64_MAX;
-		h.version = 77;		/* ignored by the writer */
+		h.version = 77; /* ignored by the writer */
 		h.event_size = 3;
 		memset(&got, 0xff, sizeof(got));
 		if (record(path, &h, NULL, 0, 0)) {
@@ -567,7 +575,7 @@ static void test_header(void)
 	}
 
 	if (SUBTEST("long names")) {
-		memset(h.host, 'h', sizeof(h.host));	/* no NUL at all */
+		memset(h.host, 'h', sizeof(h.host)); /* no NUL at all */
 		memset(h.kernel, 'k', sizeof(h.kernel) - 1);
 		h.kernel[sizeof(h.kernel) - 1] = 0;
 		if (record(path, &h, NULL, 0, 0)) {
@@ -606,6 +614,7 @@ static void test_golden(void)
 	 * One IPv4 event as documented in record.c, built by hand (and checked
 	 * with Python's zlib.crc32): any change here is a format change.
 	 */
+	/* clang-format off */
 	static const uint8_t want[] = {
 		/* header: magic, version 1, length 168, event size 120 */
 		'T', 'C', 'P', 'P', 'H', 'A', 'S', 'E',
@@ -633,6 +642,7 @@ static void test_golden(void)
 		0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x84, 0xd4, 0x02, 0x53,
 		0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 	struct rec_header h = { .host = "h", .kernel = "k" };
 	struct event e = proc(ev(EV_STATE, 0x1122334455667788ULL, SK1, &CLI, TS_CLOSE, TS_SYN_SENT),
 			      100, "curl");
@@ -767,7 +777,7 @@ static uint8_t *small_recording(size_t *len, int *nevents)
 	struct event evs[64];
 
 	scenario(evs);
-	*nevents = 5;	/* the IPv4 client up to FIN_WAIT2: blocks of 2, 2, 1 */
+	*nevents = 5; /* the IPv4 client up to FIN_WAIT2: blocks of 2, 2, 1 */
 	return record_mem(&h, evs, *nevents, 2, len);
 }
 
@@ -902,19 +912,23 @@ static void test_corrupt(void)
 	 * Corrupt a field, then fix the checksums: the field checks must catch
 	 * it. The first record starts after the header and a block header.
 	 */
+	char want_type[128];
 	struct {
 		const char *name;
-		size_t off;	/* from the first record */
+		size_t off; /* from the first record */
 		uint8_t val;
 		const char *want;
 	} fields[] = {
-		{ "type", 4, 9, "<memory>: corrupt record at byte 180: event type 9 out of range" },
+		{ "type", 4, EV_TYPE_MAX, want_type },
 		{ "type 0", 4, 0, "event type 0 out of range" },
 		{ "family", 5, 3, "address family 3 is neither AF_INET nor AF_INET6" },
 		{ "reserved bit", 3, 0x80, "reserved descriptor bit set" },
 		{ "length", 2, 0xff, "field length" },
 	};
 
+	snprintf(want_type, sizeof(want_type),
+		 "<memory>: corrupt record at byte 180: event type %d out of range (1-%d)",
+		 EV_TYPE_MAX, EV_TYPE_MAX - 1);
 	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
 		SUBTEST(fields[f].name);
 		memcpy(copy, buf, len);
@@ -932,7 +946,7 @@ static void test_corrupt(void)
 		uint8_t *one;
 		size_t olen;
 
-		e.netns = e.sport = e.dport = 0;	/* the states are the first scalars */
+		e.netns = e.sport = e.dport = 0; /* the states are the first scalars */
 		e.oldstate = 1;
 		e.newstate = 2;
 		one = record_mem(&h, &e, 1, 0, &olen);
@@ -970,7 +984,7 @@ static void test_corrupt(void)
 		rec_fix_checksums(copy, len);
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -1, "error");
 		ASSERT_TRUE(strstr(err, "runs past the end of its block"), err);
-		copy[HDR_LEN + 4] = 0;	/* an end marker of the wrong size */
+		copy[HDR_LEN + 4] = 0; /* an end marker of the wrong size */
 		rec_fix_checksums(copy, len);
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -1, "error");
 		ASSERT_TRUE(strstr(err, "corrupt block header at byte 168"), err);
@@ -997,22 +1011,22 @@ static void test_corrupt(void)
 
 	if (SUBTEST("header")) {
 		memcpy(copy, buf, len);
-		copy[40] ^= 1;	/* host name */
+		copy[40] ^= 1; /* host name */
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -2, "checksum");
 		ASSERT_STREQ(err, "<memory>: corrupt header (checksum mismatch)", "message");
 		memcpy(copy, buf, len);
-		copy[HDR_LEN - 4 - 64] = 'x';	/* kernel name fills its 64 bytes */
+		copy[HDR_LEN - 4 - 64] = 'x'; /* kernel name fills its 64 bytes */
 		memset(copy + HDR_LEN - 4 - 63, 'x', 63);
 		rec_fix_checksums(copy, len);
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -2, "unterminated");
 		ASSERT_TRUE(strstr(err, "not terminated"), err);
 		memcpy(copy, buf, len);
-		copy[16] = 119;	/* event size */
+		copy[16] = 119; /* event size */
 		rec_fix_checksums(copy, len);
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -2, "event size");
 		ASSERT_TRUE(strstr(err, "event size 119, expected 120"), err);
 		memcpy(copy, buf, len);
-		copy[12] = 100;	/* header length */
+		copy[12] = 100; /* header length */
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -2, "header length");
 		ASSERT_TRUE(strstr(err, "corrupt header (length 100)"), err);
 	}
@@ -1269,7 +1283,7 @@ static int crowd(struct event *evs)
 				{ TS_SYN_SENT, TS_ESTABLISHED },
 				{ TS_ESTABLISHED, TS_FIN_WAIT1 },
 				{ TS_FIN_WAIT1, TS_FIN_WAIT2 },
-				{ 0, TS_TIME_WAIT },	/* the tw sock armed */
+				{ 0, TS_TIME_WAIT }, /* the tw sock armed */
 				{ TS_FIN_WAIT2, TS_CLOSE },
 			};
 			uint64_t ts = S0 + SEC(step) + MS(i), sk = SK1 + ((uint64_t)i << 12);
@@ -1299,6 +1313,10 @@ static int write_corpus(const char *dir)
 	uint8_t *buf;
 	size_t len;
 
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+		return 1;
+	}
 	buf = record_mem(&h, evs, m, 0, &len);
 	if (!buf)
 		return 1;
@@ -1315,7 +1333,7 @@ static int write_corpus(const char *dir)
 	rc |= write_seed(dir, "bad_checksum", buf, len);
 	rec_fix_checksums(buf, len);
 	rc |= write_seed(dir, "flipped_field_fixed_checksum", buf, len);
-	buf[HDR_LEN + BLK_HDR + 4] = 9;
+	buf[HDR_LEN + BLK_HDR + 4] = EV_TYPE_MAX;
 	rec_fix_checksums(buf, len);
 	rc |= write_seed(dir, "bad_type_fixed_checksum", buf, len);
 	buf[8] = 2;
