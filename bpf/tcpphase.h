@@ -16,25 +16,25 @@
 
 /* What an event reports; 'id' in struct event names the kernel object. */
 enum event_type {
-	EV_STATE = 1,	/* inet_sock_set_state on a TCP full socket; id = sk */
-	EV_ACCEPT,	/* accept() handed socket id to pid */
-	EV_REQ_START,	/* request sock timer armed (SYN arrival, or re-arm); id = req */
-	EV_REQ_EXPIRE,	/* request sock timer fired (SYN-ACK retransmit or drop) */
-	EV_REQ_CANCEL,	/* request sock timer cancelled (handshake done or req freed) */
-	EV_TW_START,	/* timewait timer armed or re-armed; id = tw */
-	EV_TW_EXPIRE,	/* timewait timer fired: the tw sock ends */
-	EV_TW_CANCEL,	/* timewait timer cancelled: ended early, or re-armed */
-	EV_TW_PROBE,	/* user space only: a tw sock read on demand (probe_tw) */
-	EV_END,		/* user space only: tracing stopped at ts_ns (ends a recording) */
+	EV_STATE = 1, /* inet_sock_set_state on a TCP full socket; id = sk */
+	EV_ACCEPT, /* accept() handed socket id to pid */
+	EV_REQ_START, /* request sock timer armed (SYN arrival, or re-arm); id = req */
+	EV_REQ_EXPIRE, /* request sock timer fired (SYN-ACK retransmit or drop) */
+	EV_REQ_CANCEL, /* request sock timer cancelled (handshake done or req freed) */
+	EV_TW_START, /* timewait timer armed or re-armed; id = tw */
+	EV_TW_EXPIRE, /* timewait timer fired: the tw sock ends */
+	EV_TW_CANCEL, /* timewait timer cancelled: ended early, or re-armed */
+	EV_TW_PROBE, /* user space only: a tw sock read on demand (probe_tw) */
+	EV_END, /* user space only: tracing stopped at ts_ns (ends a recording) */
 	EV_TYPE_MAX,
 };
 
 /* struct event.flags */
-#define EVF_PROC_CTX	0x01	/* pid/comm are those of the task that caused the event */
-#define EVF_RESCUED	0x02	/* emitted by the rescue program (primary was skipped) */
-#define EVF_CONNECTING	0x04	/* TW_CANCEL from inside a connect() on the same tuple */
-#define EVF_SYNCOOKIE	0x08	/* REQ_*: the request sock is a syncookie one */
-#define EVF_FASTOPEN	0x10	/* STATE: the socket was opened by TCP Fast Open */
+#define EVF_PROC_CTX 0x01 /* pid/comm are those of the task that caused the event */
+#define EVF_RESCUED 0x02 /* emitted by the rescue program (primary was skipped) */
+#define EVF_CONNECTING 0x04 /* TW_CANCEL from inside a connect() on the same tuple */
+#define EVF_SYNCOOKIE 0x08 /* REQ_*: the request sock is a syncookie one */
+#define EVF_FASTOPEN 0x10 /* STATE: the socket was opened by TCP Fast Open */
 
 /* Kernel TCP states (include/net/tcp_states.h), stable UAPI-like values. */
 enum tcp_state_num {
@@ -103,9 +103,9 @@ struct tw_probe {
 
 /* Loss counters, one slot each in the per-CPU 'counters' array. */
 enum counter_idx {
-	CNT_RB_DROPS,		/* ring buffer reservation failed: event lost */
-	CNT_RESCUED,		/* events the rescue program handled for a skipped primary */
-	CNT_SCRATCH_FULL,	/* a per-task/per-socket helper map was full */
+	CNT_RB_DROPS, /* ring buffer reservation failed: event lost */
+	CNT_RESCUED, /* events the rescue program handled for a skipped primary */
+	CNT_SCRATCH_FULL, /* a per-task/per-socket helper map was full */
 	CNT_MAX,
 };
 

@@ -37,13 +37,13 @@ struct req {
 	uint64_t listener;
 	uint64_t t_syn;
 	uint64_t t_last;
-	uint64_t t_pending;	/* expire or cancel awaiting a re-arm */
+	uint64_t t_pending; /* expire or cancel awaiting a re-arm */
 	uint32_t retrans;
 	uint32_t netns;
 	uint8_t family;
-	bool cancelled;		/* the pending event was a cancel */
+	bool cancelled; /* the pending event was a cancel */
 	bool syncookie;
-	bool dead;		/* freed once off the pending list */
+	bool dead; /* freed once off the pending list */
 	bool on_pending;
 	uint8_t laddr[16], raddr[16];
 	uint16_t lport, rport;
@@ -58,20 +58,20 @@ struct tw_info {
 
 struct conntable {
 	struct ct_config cfg;
-	struct u64map *socks;	/* sk -> conn */
-	struct u64map *tws;	/* tw -> conn, while in TIME_WAIT */
-	struct u64map *tw_new;	/* tw -> tw_info, armed, not yet claimed */
+	struct u64map *socks; /* sk -> conn */
+	struct u64map *tws; /* tw -> conn, while in TIME_WAIT */
+	struct u64map *tw_new; /* tw -> tw_info, armed, not yet claimed */
 	struct u64map *tw_cancelled; /* tuple -> conn whose tw cancel is pending */
-	struct u64map *reqs;	/* req -> req */
+	struct u64map *reqs; /* req -> req */
 	struct u64map *req_tuples; /* tuple -> req */
-	struct conn *pending;	/* conns with t_pending */
+	struct conn *pending; /* conns with t_pending */
 	struct req *req_pending;
 	struct {
 		uint64_t sk;
 		uint8_t oldstate;
-	} closed[RECENT_CLOSES];	/* the last sockets closed, to spot duplicates */
+	} closed[RECENT_CLOSES]; /* the last sockets closed, to spot duplicates */
 	int closed_next;
-	uint64_t t_first;	/* first event: tracing start */
+	uint64_t t_first; /* first event: tracing start */
 	uint64_t t_last_reap;
 	struct ct_stats st;
 };
@@ -126,8 +126,7 @@ struct conntable *ct_new(const struct ct_config *cfg)
 	t->tw_cancelled = u64map_new(n);
 	t->reqs = u64map_new(n);
 	t->req_tuples = u64map_new(n);
-	if (!t->socks || !t->tws || !t->tw_new || !t->tw_cancelled || !t->reqs ||
-	    !t->req_tuples) {
+	if (!t->socks || !t->tws || !t->tw_new || !t->tw_cancelled || !t->reqs || !t->req_tuples) {
 		ct_free(t);
 		return NULL;
 	}
@@ -317,7 +316,7 @@ static void join_request(struct conntable *t, struct conn *c, const struct event
 	} else if (e->ts_ns - t->t_first > SYNCOOKIE_AFTER_NS) {
 		c->hs_kind = HS_SYNCOOKIE;
 	} else {
-		c->partial = true;	/* SYN arrived before tracing began */
+		c->partial = true; /* SYN arrived before tracing began */
 	}
 	if (r)
 		req_unlink(t, r);
@@ -356,7 +355,7 @@ static void pending_remove(struct conntable *t, struct conn *c)
 		return;
 	if (u64map_get(t->tw_cancelled, conn_tuple(c)) == c)
 		u64map_del(t->tw_cancelled, conn_tuple(c));
-	c->t_pending = 0;	/* the tick drops it from the list */
+	c->t_pending = 0; /* the tick drops it from the list */
 }
 
 static void tw_flip(struct conn *c, uint8_t substate, uint64_t at);
@@ -364,7 +363,7 @@ static void tw_flip(struct conn *c, uint8_t substate, uint64_t at);
 /* The tw sock ended at ts: TIME_WAIT (or the orphan FIN_WAIT2) is over. */
 static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 {
-	if (end != TWE_EXPIRED && c->pend_expires)	/* ended by a cancel */
+	if (end != TWE_EXPIRED && c->pend_expires) /* ended by a cancel */
 		tw_flip(c, c->pend_substate, c->pend_expires - TCP_TIMEWAIT_LEN_NS);
 	pending_remove(t, c);
 	if (c->tw_substate == TS_FIN_WAIT2) {
@@ -380,7 +379,7 @@ static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 	u64map_del(t->tws, c->tw);
 	emit(t, c, REC_FINAL);
 	if (c->on_pending)
-		c->sk = c->tw = 0;	/* freed by the tick, off the list */
+		c->sk = c->tw = 0; /* freed by the tick, off the list */
 	else
 		free(c);
 }
@@ -435,7 +434,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 		c->t_tw_start = tw->t_start;
 		c->tw_substate = tw->substate;
 		if (tw->substate == TS_FIN_WAIT2 && old == TS_FIN_WAIT2) {
-			c->t_fw2 = c->t_state;	/* the orphan's FIN_WAIT2 goes on */
+			c->t_fw2 = c->t_state; /* the orphan's FIN_WAIT2 goes on */
 		} else {
 			phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
 			c->t_tw = tw->t_start;
@@ -449,7 +448,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	free(tw);
 	phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
 	if ((old == TS_FIN_WAIT2 || old == TS_CLOSING) && !e->err)
-		t->st.tw_overflow++;	/* should have entered TIME_WAIT */
+		t->st.tw_overflow++; /* should have entered TIME_WAIT */
 	c->tw_end = TWE_NONE;
 	emit(t, c, REC_FINAL);
 	if (c->on_pending)
@@ -487,7 +486,7 @@ static void on_state(struct conntable *t, const struct event *e)
 
 	if (!c) {
 		if (new == TS_CLOSE && recently_closed(t, e)) {
-			t->st.duplicates++;	/* the rescue and the primary both ran */
+			t->st.duplicates++; /* the rescue and the primary both ran */
 			return;
 		}
 		c = conn_new(t, e);
@@ -512,13 +511,13 @@ static void on_state(struct conntable *t, const struct event *e)
 		on_state(t, e);
 		return;
 	} else if (c->state != old) {
-		if (c->state == new) {	/* the rescue and the primary both ran */
+		if (c->state == new) { /* the rescue and the primary both ran */
 			t->st.duplicates++;
 			return;
 		}
 		t->st.missed++;
 		c->partial = true;
-		c->t_state = 0;	/* entry into 'old' unknown */
+		c->t_state = 0; /* entry into 'old' unknown */
 	}
 	t->st.events++;
 	elapsed = dur(c->t_state, e->ts_ns);
@@ -624,7 +623,7 @@ static void on_tw(struct conntable *t, const struct event *e)
 		return;
 	}
 	switch (e->type) {
-	case EV_TW_START:	/* re-armed: a cancel just before it was no end */
+	case EV_TW_START: /* re-armed: a cancel just before it was no end */
 		pending_remove(t, c);
 		c->pend_expires = 0;
 		tw_flip(c, e->newstate, e->ts_ns);
@@ -695,7 +694,7 @@ static void on_req(struct conntable *t, const struct event *e)
 		uint64_t tuple = event_tuple(e);
 
 		if (e->type != EV_REQ_START)
-			return;	/* its child was already joined, or before our time */
+			return; /* its child was already joined, or before our time */
 		tw = u64map_get(t->tw_cancelled, tuple);
 		if (tw)
 			tw_finish(t, tw, tw->t_pending, TWE_RECYCLED);
@@ -942,8 +941,8 @@ const char *role_name(int role)
 
 const char *result_name(const struct conn *c, char *buf, int len)
 {
-	static const char *const names[] = { "", "ok", "refused", "timeout", "reset",
-					     "unreachable", "aborted" };
+	static const char *const names[] = { "",      "ok",	     "refused", "timeout",
+					     "reset", "unreachable", "aborted" };
 
 	if (c->result == RES_ERRNO)
 		return errno_name(buf, len, c->err);
@@ -959,8 +958,8 @@ const char *closer_name(int closer)
 
 const char *tw_end_name(int end)
 {
-	static const char *const names[] = { "",	 "expired", "reused",	  "recycled",
-					     "killed", "none",	   "in_progress" };
+	static const char *const names[] = { "",       "expired", "reused",	"recycled",
+					     "killed", "none",	  "in_progress" };
 
 	return end >= 0 && end <= TWE_IN_PROGRESS ? names[end] : "";
 }

@@ -20,25 +20,25 @@
 enum conn_role { ROLE_UNKNOWN, ROLE_ACTIVE, ROLE_PASSIVE, ROLE_LISTENER };
 
 enum conn_result {
-	RES_NONE,	/* handshake not seen (socket open before tracing began) */
+	RES_NONE, /* handshake not seen (socket open before tracing began) */
 	RES_OK,
 	RES_REFUSED,
 	RES_TIMEOUT,
 	RES_RESET,
 	RES_UNREACHABLE,
-	RES_ABORTED,	/* closed locally before the handshake completed */
-	RES_ERRNO,	/* another errno: see conn.err */
+	RES_ABORTED, /* closed locally before the handshake completed */
+	RES_ERRNO, /* another errno: see conn.err */
 };
 
 enum conn_closer { CLOSER_NONE, CLOSER_LOCAL, CLOSER_REMOTE, CLOSER_SIMULTANEOUS, CLOSER_RESET };
 
 enum tw_end {
-	TWE_NONE_YET,	/* not decided yet */
+	TWE_NONE_YET, /* not decided yet */
 	TWE_EXPIRED,
 	TWE_REUSED,
 	TWE_RECYCLED,
 	TWE_KILLED,
-	TWE_NONE,	/* closed with no TIME_WAIT */
+	TWE_NONE, /* closed with no TIME_WAIT */
 	TWE_IN_PROGRESS,
 };
 
@@ -60,44 +60,44 @@ enum phase {
 
 /* Why a record is handed to the sinks. */
 enum rec_kind {
-	REC_CLOSED,	/* the full socket closed; TIME_WAIT still to come */
-	REC_FINAL,	/* complete: nothing more will be learnt */
+	REC_CLOSED, /* the full socket closed; TIME_WAIT still to come */
+	REC_FINAL, /* complete: nothing more will be learnt */
 };
 
 /* One TCP endpoint on this host. */
 struct conn {
-	uint64_t sk;		/* full socket, 0 once closed */
-	uint64_t tw;		/* TIME_WAIT sock that took over, 0 if none */
-	uint32_t pid;		/* owner: connecting or accepting task, else listener's */
+	uint64_t sk; /* full socket, 0 once closed */
+	uint64_t tw; /* TIME_WAIT sock that took over, 0 if none */
+	uint32_t pid; /* owner: connecting or accepting task, else listener's */
 	char comm[TASK_COMM_LEN];
 	uint32_t netns;
 	uint8_t family;
-	uint8_t role;		/* enum conn_role */
-	uint8_t state;		/* kernel TCP state as last seen */
-	uint8_t result;		/* enum conn_result */
-	uint8_t closer;		/* enum conn_closer */
-	uint8_t tw_end;		/* enum tw_end */
-	uint8_t tw_substate;	/* of the tw sock: FIN_WAIT2 (orphan) or TIME_WAIT */
-	uint8_t hs_kind;	/* enum hs_kind */
-	bool partial;		/* a transition was missed or the record was cut at exit */
-	bool closing_seen;	/* a close phase began: the record must be written */
-	bool emitted_closed;	/* REC_CLOSED was handed out */
-	bool joined;		/* passive: its request sock was looked for */
-	bool stuck_reported;	/* listed as stuck already (for the loader) */
-	int err;		/* sk_err when the handshake failed */
+	uint8_t role; /* enum conn_role */
+	uint8_t state; /* kernel TCP state as last seen */
+	uint8_t result; /* enum conn_result */
+	uint8_t closer; /* enum conn_closer */
+	uint8_t tw_end; /* enum tw_end */
+	uint8_t tw_substate; /* of the tw sock: FIN_WAIT2 (orphan) or TIME_WAIT */
+	uint8_t hs_kind; /* enum hs_kind */
+	bool partial; /* a transition was missed or the record was cut at exit */
+	bool closing_seen; /* a close phase began: the record must be written */
+	bool emitted_closed; /* REC_CLOSED was handed out */
+	bool joined; /* passive: its request sock was looked for */
+	bool stuck_reported; /* listed as stuck already (for the loader) */
+	int err; /* sk_err when the handshake failed */
 	uint8_t laddr[16], raddr[16];
 	uint16_t lport, rport;
-	uint64_t t_start;	/* connect() or SYN arrival; first event if unknown */
-	uint64_t t_state;	/* entry into 'state'; 0 if unknown */
+	uint64_t t_start; /* connect() or SYN arrival; first event if unknown */
+	uint64_t t_state; /* entry into 'state'; 0 if unknown */
 	uint64_t t_established;
-	uint64_t t_end;		/* last event (socket or TIME_WAIT end) */
-	uint64_t t_tw_start;	/* tw sock armed */
-	uint64_t t_tw;		/* TIME_WAIT proper began (after an orphan FIN_WAIT2) */
-	uint64_t t_fw2;		/* FIN_WAIT2 entry, kept across the tw handover */
-	uint64_t t_pending;	/* tw cancel awaiting its meaning, 0 if none */
-	uint64_t pend_expires;	/* that cancel's timer expiry (ns) */
-	uint8_t pend_substate;	/* and the tw substate it saw */
-	int64_t ph[PH_MAX];	/* phase durations, ns, -1 if not applicable */
+	uint64_t t_end; /* last event (socket or TIME_WAIT end) */
+	uint64_t t_tw_start; /* tw sock armed */
+	uint64_t t_tw; /* TIME_WAIT proper began (after an orphan FIN_WAIT2) */
+	uint64_t t_fw2; /* FIN_WAIT2 entry, kept across the tw handover */
+	uint64_t t_pending; /* tw cancel awaiting its meaning, 0 if none */
+	uint64_t pend_expires; /* that cancel's timer expiry (ns) */
+	uint8_t pend_substate; /* and the tw substate it saw */
+	int64_t ph[PH_MAX]; /* phase durations, ns, -1 if not applicable */
 	uint32_t syn_retrans;
 	uint64_t tx_bytes, rx_bytes;
 	uint32_t retrans;
@@ -112,8 +112,8 @@ typedef void (*transition_fn)(void *ctx, const struct event *e, const struct con
 			      int64_t elapsed_ns);
 
 struct ct_config {
-	uint32_t max_conns;	/* bound on tracked endpoints (and requests) */
-	uint64_t grace_ns;	/* how long a timer cancel waits for its re-arm */
+	uint32_t max_conns; /* bound on tracked endpoints (and requests) */
+	uint64_t grace_ns; /* how long a timer cancel waits for its re-arm */
 	record_fn on_record;
 	transition_fn on_transition;
 	void *ctx;
@@ -122,15 +122,15 @@ struct ct_config {
 /* Counters of what the table could not follow; all are reported. */
 struct ct_stats {
 	uint64_t events;
-	uint64_t records;	/* REC_FINAL handed out */
-	uint64_t partial;	/* of which partial */
-	uint64_t table_full;	/* endpoints not tracked: max_conns reached */
-	uint64_t missed;	/* transitions that did not follow the last known state */
-	uint64_t duplicates;	/* the same transition twice (rescue overlap), ignored */
-	uint64_t orphan_tw;	/* tw socks never joined to a socket */
-	uint64_t reqs_failed;	/* passive handshakes that never completed */
-	uint64_t tw_overflow;	/* FIN_WAIT2/CLOSING -> CLOSE with no tw sock */
-	uint64_t live;		/* endpoints tracked now */
+	uint64_t records; /* REC_FINAL handed out */
+	uint64_t partial; /* of which partial */
+	uint64_t table_full; /* endpoints not tracked: max_conns reached */
+	uint64_t missed; /* transitions that did not follow the last known state */
+	uint64_t duplicates; /* the same transition twice (rescue overlap), ignored */
+	uint64_t orphan_tw; /* tw socks never joined to a socket */
+	uint64_t reqs_failed; /* passive handshakes that never completed */
+	uint64_t tw_overflow; /* FIN_WAIT2/CLOSING -> CLOSE with no tw sock */
+	uint64_t live; /* endpoints tracked now */
 };
 
 struct conntable;

@@ -45,8 +45,8 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 		line[n++] = ',';
 		n = csv_field(line, sizeof(line), n, pid ? comm : "");
 		n += snprintf(line + n, sizeof(line) - n, ",%u,%s,%s,%u,%s,%u,%s,%s,", e->netns,
-			      e->family == AF_INET6 ? "ipv6" : "ipv4", la, e->sport, ra,
-			      e->dport, state_name(e->oldstate), state_name(e->newstate));
+			      e->family == AF_INET6 ? "ipv6" : "ipv4", la, e->sport, ra, e->dport,
+			      state_name(e->oldstate), state_name(e->newstate));
 		if (elapsed_ns >= 0)
 			n += snprintf(line + n, sizeof(line) - n, "%lld",
 				      (long long)(elapsed_ns / 1000));

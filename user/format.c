@@ -14,9 +14,9 @@
 #include "format.h"
 
 static const char *const state_names[] = {
-	[1] = "ESTABLISHED", [2] = "SYN_SENT",	 [3] = "SYN_RECV",   [4] = "FIN_WAIT1",
-	[5] = "FIN_WAIT2",   [6] = "TIME_WAIT",	 [7] = "CLOSE",	     [8] = "CLOSE_WAIT",
-	[9] = "LAST_ACK",    [10] = "LISTEN",	 [11] = "CLOSING",   [12] = "NEW_SYN_RECV",
+	[1] = "ESTABLISHED", [2] = "SYN_SENT",	[3] = "SYN_RECV", [4] = "FIN_WAIT1",
+	[5] = "FIN_WAIT2",   [6] = "TIME_WAIT", [7] = "CLOSE",	  [8] = "CLOSE_WAIT",
+	[9] = "LAST_ACK",    [10] = "LISTEN",	[11] = "CLOSING", [12] = "NEW_SYN_RECV",
 };
 
 const char *state_name(int n)
@@ -106,8 +106,7 @@ const char *errno_name(char *buf, size_t len, int err)
 	return buf;
 }
 
-const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *addr,
-			     uint16_t port)
+const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
 {
 	char a[ADDR_STRLEN];
 

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADDR_STRLEN 46	/* INET6_ADDRSTRLEN */
-#define TIME_STRLEN 32	/* "2026-11-25T11:52:11.123456Z" */
+#define ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+#define TIME_STRLEN 32 /* "2026-11-25T11:52:11.123456Z" */
 
 /* The kernel's name of TCP state n ("ESTABLISHED"...), "UNKNOWN" if out of range. */
 const char *state_name(int n);
@@ -21,8 +21,7 @@ const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr);
 
 /* "1.2.3.4:80" or "[::1]:80"; buf of ADDRPORT_STRLEN never truncates. */
 #define ADDRPORT_STRLEN 56
-const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *addr,
-			     uint16_t port);
+const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port);
 
 /* Wall-clock ns since the epoch as RFC 3339 UTC with microseconds. */
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns);

@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 struct kcounters {
-	uint64_t tw;		/* TcpExt TW: tw socks scheduled via the TIME_WAIT path */
-	uint64_t tw_killed;	/* TcpExt TWKilled: scheduled with the short FIN_WAIT2 path */
-	uint64_t tw_recycled;	/* TcpExt TWRecycled: connect() reused a tw tuple */
-	uint64_t tw_overflow;	/* TcpExt TCPTimeWaitOverflow: tw sock not allocated */
-	uint64_t tw_live;	/* /proc/net/sockstat TCP tw: tw socks alive now */
+	uint64_t tw; /* TcpExt TW: tw socks scheduled via the TIME_WAIT path */
+	uint64_t tw_killed; /* TcpExt TWKilled: scheduled with the short FIN_WAIT2 path */
+	uint64_t tw_recycled; /* TcpExt TWRecycled: connect() reused a tw tuple */
+	uint64_t tw_overflow; /* TcpExt TCPTimeWaitOverflow: tw sock not allocated */
+	uint64_t tw_live; /* /proc/net/sockstat TCP tw: tw socks alive now */
 };
 
 /* 0, or -errno when /proc/net cannot be read. */

@@ -73,8 +73,8 @@ static void lc_csv(struct out *o, const struct conn *c)
 	line[n++] = ',';
 	n = csv_field(line, sizeof(line), n, c->pid ? c->comm : "");
 	n += snprintf(line + n, sizeof(line) - n, ",%u,%s,%s,%s,%u,%s,%u,%s", c->netns,
-		      c->family == AF_INET6 ? "ipv6" : "ipv4", role_name(c->role), la, c->lport,
-		      ra, c->rport, hs_result(c, res, sizeof(res)));
+		      c->family == AF_INET6 ? "ipv6" : "ipv4", role_name(c->role), la, c->lport, ra,
+		      c->rport, hs_result(c, res, sizeof(res)));
 	n = csv_us(line, sizeof(line), n, c->ph[PH_HANDSHAKE]);
 	if (c->result != RES_NONE || c->hs_kind != HS_NORMAL)
 		n += snprintf(line + n, sizeof(line) - n, ",%u", c->syn_retrans);
@@ -129,7 +129,7 @@ static void lc_table(struct out *o, const struct conn *c, enum rec_kind kind)
 	}
 	char ts[TIME_STRLEN], f[8][32];
 	static const int cols[] = { PH_HANDSHAKE, PH_ACCEPT_WAIT, PH_ESTABLISHED, PH_FIN_WAIT1,
-				    PH_FIN_WAIT2, PH_CLOSE_WAIT, PH_LAST_ACK, PH_CLOSING };
+				    PH_FIN_WAIT2, PH_CLOSE_WAIT,  PH_LAST_ACK,	  PH_CLOSING };
 
 	format_clock(ts, sizeof(ts), c->t_end + o->wall_offset_ns);
 	format_addr_port(la, sizeof(la), c->family, c->laddr, c->lport);

@@ -30,10 +30,10 @@
 #include "opts.h"
 #include "summary.h"
 
-#define CONN_LIMIT 16		/* connections served at once */
+#define CONN_LIMIT 16 /* connections served at once */
 #define CONN_PER_IP 8
-#define CONN_TIMEOUT_S 5	/* idle connections are closed after this */
-#define CONN_MEMORY 16384	/* per-connection pool: request line and headers */
+#define CONN_TIMEOUT_S 5 /* idle connections are closed after this */
+#define CONN_MEMORY 16384 /* per-connection pool: request line and headers */
 
 /*
  * Histogram buckets (upper bounds), from loopback handshakes (~50 us) to
@@ -42,21 +42,22 @@
  */
 #define NB 21
 static const uint64_t le_ns[NB] = {
-	100000ULL,	250000ULL,     500000ULL,     1000000ULL,    2500000ULL,   5000000ULL,
-	10000000ULL,	25000000ULL,   50000000ULL,   100000000ULL,  250000000ULL, 500000000ULL,
-	1000000000ULL,	2500000000ULL, 5000000000ULL, 10000000000ULL, 30000000000ULL,
-	60000000000ULL, 65000000000ULL, 120000000000ULL, 300000000000ULL,
+	100000ULL,	 250000ULL,	 500000ULL,	 1000000ULL,	 2500000ULL,
+	5000000ULL,	 10000000ULL,	 25000000ULL,	 50000000ULL,	 100000000ULL,
+	250000000ULL,	 500000000ULL,	 1000000000ULL,	 2500000000ULL,	 5000000000ULL,
+	10000000000ULL,	 30000000000ULL, 60000000000ULL, 65000000000ULL, 120000000000ULL,
+	300000000000ULL,
 };
 static const char *const le_str[NB] = {
 	"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
-	"0.025",  "0.05",    "0.1",    "0.25",  "0.5",    "1",     "2.5",
-	"5",	  "10",	     "30",     "60",    "65",	"120",	 "300",
+	"0.025",  "0.05",    "0.1",    "0.25",	"0.5",	  "1",	   "2.5",
+	"5",	  "10",	     "30",     "60",	"65",	  "120",   "300",
 };
 
 /* Label values, indexed like the counters. */
 enum { MR_ACTIVE, MR_PASSIVE, MR_UNKNOWN, MR_MAX };
 static const char *const role_vals[MR_MAX] = { "active", "passive", "unknown" };
-#define N_TWE (TWE_IN_PROGRESS - TWE_EXPIRED + 1)	/* expired .. in_progress */
+#define N_TWE (TWE_IN_PROGRESS - TWE_EXPIRED + 1) /* expired .. in_progress */
 static const char *const phase_vals[] = { "fin_wait1", "fin_wait2", "close_wait", "last_ack",
 					  "closing" };
 
@@ -64,9 +65,9 @@ static const char *const phase_vals[] = { "fin_wait1", "fin_wait2", "close_wait"
 #define NLP (MAX_PORTS + 1)
 
 struct mhist {
-	uint64_t b[NB + 1];	/* per bucket, not cumulative; b[NB] is +Inf */
+	uint64_t b[NB + 1]; /* per bucket, not cumulative; b[NB] is +Inf */
 	uint64_t count;
-	uint64_t sum_s;		/* the sum as whole seconds + ns, exact and never overflowing */
+	uint64_t sum_s; /* the sum as whole seconds + ns, exact and never overflowing */
 	uint32_t sum_ns;
 };
 
@@ -80,9 +81,9 @@ struct mstate {
 
 struct metrics {
 	pthread_mutex_t lock;
-	struct mstate st;	/* under lock */
+	struct mstate st; /* under lock */
 	uint16_t ports[MAX_PORTS];
-	int n_ports;		/* 0: no lport label */
+	int n_ports; /* 0: no lport label */
 	uint16_t port;
 	struct MHD_Daemon *d;
 };
@@ -158,8 +159,7 @@ void metrics_set_extra(struct metrics *m, const struct metrics_extra *x)
 /* --- the exposition text --- */
 
 /* 'first' (a label pair or NULL) and lport's, comma-separated, into buf. */
-static const char *labels(char *buf, size_t len, const struct metrics *m, const char *first,
-			  int lp)
+static const char *labels(char *buf, size_t len, const struct metrics *m, const char *first, int lp)
 {
 	int n = snprintf(buf, len, "%s", first ? first : "");
 
@@ -201,8 +201,8 @@ static void put_hist(FILE *f, const struct metrics *m, const char *name, const c
 		}
 		fprintf(f, "%s_sum%s%s%s %llu.%09u\n", name, lab[0] ? "{" : "", lab,
 			lab[0] ? "}" : "", (unsigned long long)h[lp].sum_s, h[lp].sum_ns);
-		fprintf(f, "%s_count%s%s%s %llu\n", name, lab[0] ? "{" : "", lab,
-			lab[0] ? "}" : "", (unsigned long long)h[lp].count);
+		fprintf(f, "%s_count%s%s%s %llu\n", name, lab[0] ? "{" : "", lab, lab[0] ? "}" : "",
+			(unsigned long long)h[lp].count);
 	}
 }
 
@@ -229,8 +229,7 @@ static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 		 "Passive connections: ESTABLISHED to the accept() that took them.");
 	put_hist(f, m, "tcpphase_accept_wait_seconds", NULL, st->h[SP_ACCEPT_WAIT]);
 
-	put_meta(f, "tcpphase_phase_seconds", "histogram",
-		 "Time spent in each half-close state.");
+	put_meta(f, "tcpphase_phase_seconds", "histogram", "Time spent in each half-close state.");
 	for (int p = SP_FIN_WAIT1; p <= SP_CLOSING; p++) {
 		snprintf(first, sizeof(first), "phase=\"%s\"", phase_vals[p - SP_FIN_WAIT1]);
 		put_hist(f, m, "tcpphase_phase_seconds", first, st->h[p]);
@@ -487,8 +486,8 @@ static int listen_on(const char *addr, uint16_t *bound, bool *v6, char *err, siz
 		return -1;
 	}
 	*v6 = ss.ss_family == AF_INET6;
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						 : ((struct sockaddr_in *)&ss)->sin_port);
+	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+						  ((struct sockaddr_in *)&ss)->sin_port);
 	return fd;
 }
 

@@ -21,14 +21,14 @@ struct metrics;
 
 /* Counters owned by the caller (loader, table, kernel), shown as they are given. */
 struct metrics_extra {
-	uint64_t events;		/* events read from the ring buffer */
-	uint64_t lost_ringbuf;		/* ring-buffer reservations that failed */
-	uint64_t lost_recursion;	/* recursion misses no program recovered */
-	uint64_t rescued;		/* misses the rescue programs recovered */
-	uint64_t table_full;		/* endpoints not tracked: table full */
-	uint64_t partial;		/* records with a missed transition or cut at exit */
-	uint64_t k_tw, k_tw_killed, k_tw_recycled, k_tw_overflow;	/* TcpExt counters */
-	uint64_t k_tw_live;		/* /proc/net/sockstat tw: alive now */
+	uint64_t events; /* events read from the ring buffer */
+	uint64_t lost_ringbuf; /* ring-buffer reservations that failed */
+	uint64_t lost_recursion; /* recursion misses no program recovered */
+	uint64_t rescued; /* misses the rescue programs recovered */
+	uint64_t table_full; /* endpoints not tracked: table full */
+	uint64_t partial; /* records with a missed transition or cut at exit */
+	uint64_t k_tw, k_tw_killed, k_tw_recycled, k_tw_overflow; /* TcpExt counters */
+	uint64_t k_tw_live; /* /proc/net/sockstat tw: alive now */
 };
 
 /*

@@ -238,8 +238,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		enum summary_by by;
 
 		if (summary_by_parse(arg, &by))
-			usage_fail("--by: '%s' is not remote, lport, rport, comm or netns",
-				     arg);
+			usage_fail("--by: '%s' is not remote, lport, rport, comm or netns", arg);
 		o->by = by;
 		o->summary = true;
 		break;

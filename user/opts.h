@@ -16,24 +16,24 @@
 #include "tcpphase.h"
 
 struct options {
-	bool events;		/* --events: the state-change stream */
+	bool events; /* --events: the state-change stream */
 	bool csv;
 	bool wide;
 	bool verbose;
 	pid_t pid;
-	int family;		/* 0, AF_INET or AF_INET6 */
+	int family; /* 0, AF_INET or AF_INET6 */
 	uint16_t lports[MAX_PORTS];
 	int n_lports;
 	uint16_t rports[MAX_PORTS];
 	int n_rports;
-	double duration_s;	/* 0: until interrupted */
+	double duration_s; /* 0: until interrupted */
 	uint32_t max_conns;
-	bool summary;		/* --summary: phase statistics instead of records */
-	double interval_s;	/* -i: print the summary this often (0: on exit only) */
-	int by;			/* --by: enum summary_by */
-	int top;		/* --top: groups shown with --by */
+	bool summary; /* --summary: phase statistics instead of records */
+	double interval_s; /* -i: print the summary this often (0: on exit only) */
+	int by; /* --by: enum summary_by */
+	int top; /* --top: groups shown with --by */
 	const char *metrics_addr; /* --metrics ADDR:PORT, NULL if not serving */
-	double stuck_s;		/* --stuck: list sockets stuck this long (0: off) */
+	double stuck_s; /* --stuck: list sockets stuck this long (0: off) */
 	const char *record_path; /* -W FILE */
 	const char *replay_path; /* -r FILE */
 };

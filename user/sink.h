@@ -20,7 +20,7 @@ struct out {
 	bool wide;
 	/* wall-clock ns = monotonic ns + wall_offset_ns, taken once at start */
 	int64_t wall_offset_ns;
-	int err;	/* first write error (errno), 0 if none */
+	int err; /* first write error (errno), 0 if none */
 };
 
 struct sink {

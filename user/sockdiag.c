@@ -28,9 +28,11 @@ static int dump_family(int fd, int family, struct diag_sock **out, size_t *n, si
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
 	} msg = {
-		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.nlh = { .nlmsg_len = sizeof(msg),
+			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
+		.req = { .sdiag_family = family,
+			 .sdiag_protocol = IPPROTO_TCP,
 			 .idiag_states = (1 << TS_CLOSE_WAIT) | (1 << TS_FIN_WAIT2) },
 	};
 	static char buf[32768];

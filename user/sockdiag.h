@@ -12,11 +12,11 @@
 
 struct diag_sock {
 	uint8_t family;
-	uint8_t state;		/* TCP_CLOSE_WAIT or TCP_FIN_WAIT2 */
+	uint8_t state; /* TCP_CLOSE_WAIT or TCP_FIN_WAIT2 */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];
-	uint32_t inode;		/* 0 for an orphan (a FIN_WAIT2 tw sock) */
-	uint32_t pid;		/* 0 if no process holds it */
+	uint32_t inode; /* 0 for an orphan (a FIN_WAIT2 tw sock) */
+	uint32_t pid; /* 0 if no process holds it */
 	char comm[16];
 };
 

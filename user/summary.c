@@ -40,13 +40,13 @@ struct phist {
 
 /* Group key bytes: family + address, a port, comm or netns, zero-padded. */
 #define GKEY_LEN 17
-#define GSLOTS (2 * SUMMARY_MAX_GROUPS)	/* power of two, load <= 1/2 */
+#define GSLOTS (2 * SUMMARY_MAX_GROUPS) /* power of two, load <= 1/2 */
 
 struct group {
 	uint8_t key[GKEY_LEN];
-	bool other;			/* the group of keys beyond the bound */
+	bool other; /* the group of keys beyond the bound */
 	uint64_t conns;
-	struct phist *ph[SP_MAX];	/* NULL until that phase has a record */
+	struct phist *ph[SP_MAX]; /* NULL until that phase has a record */
 };
 
 struct summary {
@@ -56,7 +56,7 @@ struct summary {
 	uint64_t results[SR_MAX];
 	uint64_t tw_ends[TWE_IN_PROGRESS + 1];
 	struct phist total[SP_MAX];
-	struct group **slots;		/* GSLOTS, open addressing; NULL when by == BY_NONE */
+	struct group **slots; /* GSLOTS, open addressing; NULL when by == BY_NONE */
 	struct group *groups[SUMMARY_MAX_GROUPS];
 	int n_groups;
 	struct group *other;
@@ -210,7 +210,7 @@ static void hb_bounds(int i, uint64_t *lo, uint64_t *width)
 		*width = 1;
 		return;
 	}
-	k = (i - HB_SUB) / HB_SUB;	/* the power of two is k + HB_SUB_BITS */
+	k = (i - HB_SUB) / HB_SUB; /* the power of two is k + HB_SUB_BITS */
 	sub = (i - HB_SUB) % HB_SUB;
 	*width = 1ULL << k;
 	*lo = (uint64_t)(HB_SUB + sub) << k;
@@ -315,7 +315,7 @@ static void group_key(const struct summary *s, const struct conn *c, uint8_t *ke
 
 static uint32_t key_hash(const uint8_t *key)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 
 	for (int i = 0; i < GKEY_LEN; i++)
 		h = (h ^ key[i]) * 0x100000001b3ULL;
@@ -417,8 +417,8 @@ void summary_add(struct summary *s, const struct conn *c)
 	if (c->partial)
 		s->partial++;
 	s->results[summary_result_of(c)]++;
-	s->tw_ends[c->tw_end <= TWE_IN_PROGRESS && c->tw_end != TWE_NONE_YET ? c->tw_end
-									 : TWE_NONE]++;
+	s->tw_ends[c->tw_end <= TWE_IN_PROGRESS && c->tw_end != TWE_NONE_YET ? c->tw_end :
+									       TWE_NONE]++;
 	for (int p = 0; p < SP_MAX; p++) {
 		int64_t ns = summary_phase_ns(c, p);
 
@@ -485,8 +485,8 @@ static void print_header(FILE *f)
 }
 
 /* "title  name N  name N ...", wrapped before column 80 under the first name. */
-static void print_counts(FILE *f, const char *title, const char *const *names,
-			 const uint64_t *v, int n)
+static void print_counts(FILE *f, const char *title, const char *const *names, const uint64_t *v,
+			 int n)
 {
 	const int indent = 12;
 	int col;
@@ -494,8 +494,8 @@ static void print_counts(FILE *f, const char *title, const char *const *names,
 	col = fprintf(f, "%-*s", indent, title);
 	for (int i = 0; i < n; i++) {
 		char item[64];
-		int len = snprintf(item, sizeof(item), "%s %llu", names[i],
-				   (unsigned long long)v[i]);
+		int len =
+			snprintf(item, sizeof(item), "%s %llu", names[i], (unsigned long long)v[i]);
 
 		if (col > indent && col + 2 + len > 79) {
 			col = fprintf(f, "\n%-*s", indent, "") - 1;
@@ -559,7 +559,7 @@ static void print_log2(FILE *f, const struct phist *h)
 
 struct ranked {
 	const struct group *g;
-	int64_t worst;	/* worst p99 of any phase, ns; -1 if no phase timed */
+	int64_t worst; /* worst p99 of any phase, ns; -1 if no phase timed */
 	char label[ADDR_STRLEN];
 };
 

@@ -20,8 +20,8 @@
 
 /* The phases the aggregate outputs time. */
 enum sum_phase {
-	SP_HS_ACTIVE,		/* successful active handshake (connect to ESTABLISHED) */
-	SP_HS_PASSIVE,		/* successful passive handshake (SYN to ESTABLISHED) */
+	SP_HS_ACTIVE, /* successful active handshake (connect to ESTABLISHED) */
+	SP_HS_PASSIVE, /* successful passive handshake (SYN to ESTABLISHED) */
 	SP_ACCEPT_WAIT,
 	SP_FIN_WAIT1,
 	SP_FIN_WAIT2,
@@ -40,8 +40,8 @@ enum sum_result {
 	SR_RESET,
 	SR_UNREACHABLE,
 	SR_ABORTED,
-	SR_OTHER,		/* another errno */
-	SR_NONE,		/* handshake not seen (open before tracing began) */
+	SR_OTHER, /* another errno */
+	SR_NONE, /* handshake not seen (open before tracing began) */
 	SR_MAX,
 };
 

@@ -57,8 +57,8 @@ struct tracer {
 	struct kcounters k0;
 	uint64_t reported_loss;
 	uint64_t last_summary;
-	int rec_err;		/* first recorder error, -errno */
-	uint64_t rec_refused;	/* events the recording format refused */
+	int rec_err; /* first recorder error, -errno */
+	uint64_t rec_refused; /* events the recording format refused */
 };
 
 static void sig_stop(int sig)
@@ -159,7 +159,7 @@ static void record_event(struct tracer *t, const struct event *e)
 		return;
 	err = recorder_write(t->recorder, e);
 	if (err == -EINVAL)
-		t->rec_refused++;	/* an event the format cannot hold: counted */
+		t->rec_refused++; /* an event the format cannot hold: counted */
 	else if (err)
 		t->rec_err = err;
 }
@@ -227,8 +227,7 @@ static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
 static int probe_features(struct tracer *t)
 {
 	static const char *const fns[] = { "tw_timer_handler", "reqsk_timer_handler" };
-	static const char *const timers[] = { "timer_start", "timer_expire_entry",
-					      "timer_cancel" };
+	static const char *const timers[] = { "timer_start", "timer_expire_entry", "timer_cancel" };
 	struct tcpphase_bpf *s = t->skel;
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	const char *missing = NULL;
@@ -242,7 +241,7 @@ static int probe_features(struct tracer *t)
 		goto out;
 	}
 	if (t->opts.events) {
-		disable_timers(s);	/* the state stream needs no timers */
+		disable_timers(s); /* the state stream needs no timers */
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
@@ -297,8 +296,7 @@ static int attach(struct tracer *t)
 	struct bpf_link *link;
 	bool accept_warned = false;
 
-	bpf_object__for_each_program(prog, t->skel->obj)
-	{
+	bpf_object__for_each_program(prog, t->skel->obj) {
 		const char *name = bpf_program__name(prog);
 		bool optional = !strncmp(name, "exit_accept", 11);
 
@@ -341,8 +339,7 @@ static void recursion_misses(struct tracer *t, uint64_t *primary, uint64_t *resc
 	struct bpf_program *prog;
 
 	*primary = *rescue = 0;
-	bpf_object__for_each_program(prog, t->skel->obj)
-	{
+	bpf_object__for_each_program(prog, t->skel->obj) {
 		struct prog_stats ps;
 		int fd = bpf_program__fd(prog);
 
@@ -359,8 +356,8 @@ static void recursion_misses(struct tracer *t, uint64_t *primary, uint64_t *resc
 struct losses {
 	uint64_t rb_drops;
 	uint64_t rescued;
-	uint64_t misses;	/* primary misses */
-	uint64_t lost;		/* misses the rescue did not catch */
+	uint64_t misses; /* primary misses */
+	uint64_t lost; /* misses the rescue did not catch */
 	uint64_t full;
 };
 
@@ -509,8 +506,9 @@ static void probe_orphans(struct tracer *t, uint64_t now)
 		return;
 	ct_each_orphan(t->table, collect_orphan, &o);
 	for (int i = 0; i < o.n; i++) {
-		struct event e = { .ts_ns = now, .type = EV_TW_PROBE, .id = o.tw[i],
-				   .family = AF_INET };
+		struct event e = {
+			.ts_ns = now, .type = EV_TW_PROBE, .id = o.tw[i], .family = AF_INET
+		};
 
 		if (probe_tw(t, o.tw[i], &e.newstate, &e.aux))
 			continue;
@@ -604,7 +602,7 @@ static int run(struct tracer *t)
 		if (t->recorder && !t->rec_err)
 			t->rec_err = recorder_flush(t->recorder);
 		if (t->rec_err)
-			return t->rec_err;	/* negative: the recording failed */
+			return t->rec_err; /* negative: the recording failed */
 		if (now - last_check >= LOSS_CHECK_NS) {
 			periodic(t, now);
 			last_check = now;
@@ -662,7 +660,7 @@ static int replay(struct tracer *t)
 		die_msg("%s", err);
 		return 1;
 	}
-	if (last_ts)	/* a recording cut short: no end marker */
+	if (last_ts) /* a recording cut short: no end marker */
 		finish(t, last_ts);
 	if (out_flush(&t->out) == EPIPE)
 		return 0;
@@ -753,7 +751,7 @@ static int start_bpf(struct tracer *t)
 	}
 	if (t->opts.record_path) {
 		rec_header_init(&h);
-		h.wall_offset_ns = t->out.wall_offset_ns;	/* one conversion for both */
+		h.wall_offset_ns = t->out.wall_offset_ns; /* one conversion for both */
 		t->recorder = recorder_open(t->opts.record_path, &h, err, sizeof(err));
 		if (!t->recorder) {
 			die_msg("-W: %s", err);
@@ -795,7 +793,7 @@ int main(int argc, char **argv)
 		die_msg("-W %s: %llu events not recorded (invalid)", t.opts.record_path,
 			(unsigned long long)t.rec_refused);
 	if (err == EPIPE) {
-		status = 0;	/* the reader went away: a normal end */
+		status = 0; /* the reader went away: a normal end */
 	} else if (err < 0) {
 		die_msg("-W %s: %s", t.opts.record_path, strerror(-err));
 	} else if (err) {

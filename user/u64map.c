@@ -9,7 +9,7 @@
 #include "u64map.h"
 
 struct slot {
-	uint64_t key;	/* 0: empty */
+	uint64_t key; /* 0: empty */
 	void *val;
 };
 

@@ -32,13 +32,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QUEUE_LEN	4096		/* packets queued per direction */
-#define PKT_MAX		65536		/* largest packet read from a tun */
-#define NSEC_PER_SEC	1000000000LL
-#define NSEC_PER_MSEC	1000000LL
+#define QUEUE_LEN 4096 /* packets queued per direction */
+#define PKT_MAX 65536 /* largest packet read from a tun */
+#define NSEC_PER_SEC 1000000000LL
+#define NSEC_PER_MSEC 1000000LL
 
 struct pkt {
-	long long release;		/* CLOCK_MONOTONIC ns */
+	long long release; /* CLOCK_MONOTONIC ns */
 	size_t len;
 	unsigned char *data;
 };
@@ -49,7 +49,7 @@ struct dir {
 	int fd_in;
 	int fd_out;
 	struct pkt q[QUEUE_LEN];
-	unsigned int head;		/* next to send */
+	unsigned int head; /* next to send */
 	unsigned int count;
 	unsigned long long fwd;
 	unsigned long long dropped;
@@ -179,7 +179,7 @@ static void tx(struct dir *d, long long now)
 static void usage(void)
 {
 	fprintf(stderr, "usage: delayline -a NS_A -b NS_B -d DELAY_MS [-n TUN_NAME] "
-		"[-r READY_FILE]\n");
+			"[-r READY_FILE]\n");
 	exit(1);
 }
 
@@ -285,8 +285,9 @@ int main(int argc, char **argv)
 	}
 
 	for (i = 0; i < 2; i++)
-		fprintf(stderr, "delayline: %s: %llu forwarded, %llu dropped, %llu write errors, "
-			"%u still queued\n", dirs[i].name, dirs[i].fwd, dirs[i].dropped,
-			dirs[i].tx_err, dirs[i].count);
+		fprintf(stderr,
+			"delayline: %s: %llu forwarded, %llu dropped, %llu write errors, "
+			"%u still queued\n",
+			dirs[i].name, dirs[i].fwd, dirs[i].dropped, dirs[i].tx_err, dirs[i].count);
 	return 0;
 }

@@ -15,14 +15,14 @@
 #include "sink.h"
 #include "unit.h"
 
-#define US(x) ((uint64_t)(x) * 1000ULL)
-#define MS(x) ((uint64_t)(x) * 1000000ULL)
-#define SEC(x) ((uint64_t)(x) * 1000000000ULL)
-#define S0 SEC(1000)		/* a connection's first event; never 0 */
+#define US(x) ((uint64_t)(x)*1000ULL)
+#define MS(x) ((uint64_t)(x)*1000000ULL)
+#define SEC(x) ((uint64_t)(x)*1000000000ULL)
+#define S0 SEC(1000) /* a connection's first event; never 0 */
 #define GRACE MS(100)
-#define TWLEN SEC(60)		/* TCP_TIMEWAIT_LEN */
+#define TWLEN SEC(60) /* TCP_TIMEWAIT_LEN */
 #define NETNS 4026531840u
-#define NA (-1LL)		/* phase that did not happen */
+#define NA (-1LL) /* phase that did not happen */
 
 #define SK1 0xffff888001000000ULL
 #define SK2 0xffff888002000000ULL
@@ -60,7 +60,7 @@ static struct {
 	struct conntable *t;
 	struct rec recs[16];
 	int n;
-	int64_t elapsed[32];	/* of each transition */
+	int64_t elapsed[32]; /* of each transition */
 	int ntrans;
 } fx;
 
@@ -158,8 +158,8 @@ static struct event ev_tw(int type, uint64_t ts, uint64_t tw, int substate, uint
 	return e;
 }
 
-static struct event ev_req(int type, uint64_t ts, uint64_t req, uint64_t listener,
-			   uint32_t retrans, const struct tup *tp)
+static struct event ev_req(int type, uint64_t ts, uint64_t req, uint64_t listener, uint32_t retrans,
+			   const struct tup *tp)
 {
 	struct event e = ev_base(type, ts, req, tp);
 
@@ -245,8 +245,8 @@ static void passive_open(uint64_t req, uint64_t sk, uint64_t t_syn, const struct
 /* ---- checks ---- */
 
 static const char *const ph_names[PH_MAX] = {
-	"handshake", "accept_wait", "established", "fin_wait1", "fin_wait2",
-	"close_wait", "last_ack",  "closing",	  "time_wait",
+	"handshake",  "accept_wait", "established", "fin_wait1", "fin_wait2",
+	"close_wait", "last_ack",    "closing",	    "time_wait",
 };
 
 /* Every phase duration, in enum phase order. */
@@ -731,8 +731,7 @@ static void test_orphan_fin_wait2(void)
 		ct_tick(fx.t, S0 + MS(8000) + GRACE + 1);
 		c = rec(1, REC_FINAL);
 		if (c) {
-			check_phases(c, MS(10), NA, MS(10), MS(10), MS(5000), NA, NA, NA,
-				     MS(2970));
+			check_phases(c, MS(10), NA, MS(10), MS(10), MS(5000), NA, NA, NA, MS(2970));
 			ASSERT_EQ(c->tw_end, TWE_KILLED, "tw_end");
 		}
 		fx_fini();
@@ -918,8 +917,8 @@ static void test_duplicates(void)
 		struct event e = ev_state(S0 + MS(50), SK1, TS_SYN_SENT, TS_ESTABLISHED, &CLI);
 
 		active_open(SK1, S0, S0 + MS(50));
-		feed(e);		/* same record twice */
-		e.ts_ns += US(3);	/* the rescue's copy, a little later */
+		feed(e); /* same record twice */
+		e.ts_ns += US(3); /* the rescue's copy, a little later */
 		feed(e);
 		feed(ev_close(S0 + SEC(1), SK1, TS_ESTABLISHED, 0, ECONNRESET, &CLI));
 		ASSERT_EQ(fx.n, 1, "one record");
@@ -1024,8 +1023,8 @@ static void test_flush(void)
 	const struct conn *c;
 
 	if (SUBTEST("time_wait in progress") && fx_init(0)) {
-		active_open(SK3, S0, S0 + MS(1));	/* established only: no record */
-		listener_up(S0);			/* a listener: no record */
+		active_open(SK3, S0, S0 + MS(1)); /* established only: no record */
+		listener_up(S0); /* a listener: no record */
 		client_to_time_wait(SK1);
 		ct_flush(fx.t, T_TW + SEC(20));
 		ASSERT_EQ(fx.n, 2, "closed + final");
@@ -1237,16 +1236,17 @@ static const char *nth_line(const char *s, int n, char *out, size_t len)
 }
 
 static const char *const lifecycle_columns[] = {
-	"start_time", "end_time", "pid", "comm", "netns", "family", "role", "laddr", "lport",
-	"raddr", "rport", "result", "handshake_us", "syn_retrans", "accept_wait_us",
-	"established_us", "closer", "fin_wait1_us", "fin_wait2_us", "close_wait_us",
-	"last_ack_us", "closing_us", "time_wait_us", "tw_end", "tx_bytes", "rx_bytes",
-	"retrans", "srtt_us", "partial",
+	"start_time",	  "end_time",	"pid",		"comm",		"netns",
+	"family",	  "role",	"laddr",	"lport",	"raddr",
+	"rport",	  "result",	"handshake_us", "syn_retrans",	"accept_wait_us",
+	"established_us", "closer",	"fin_wait1_us", "fin_wait2_us", "close_wait_us",
+	"last_ack_us",	  "closing_us", "time_wait_us", "tw_end",	"tx_bytes",
+	"rx_bytes",	  "retrans",	"srtt_us",	"partial",
 };
 
 static const char *const events_columns[] = {
-	"time", "pid", "comm", "netns", "family", "laddr", "lport", "raddr", "rport", "oldstate",
-	"newstate", "elapsed_us",
+	"time",	 "pid",	  "comm",  "netns",    "family",   "laddr",
+	"lport", "raddr", "rport", "oldstate", "newstate", "elapsed_us",
 };
 
 #define WALL_OFFSET ((int64_t)SEC(1700000000) - (int64_t)S0)
@@ -1296,7 +1296,7 @@ static void test_lifecycle_csv(void)
 	if (!ASSERT_OK_PTR(o.f, "open_memstream"))
 		return;
 	lifecycle_sink.header(&o);
-	lifecycle_sink.record(&o, &c, REC_CLOSED);	/* CSV: final rows only */
+	lifecycle_sink.record(&o, &c, REC_CLOSED); /* CSV: final rows only */
 	lifecycle_sink.record(&o, &c, REC_FINAL);
 	c.pid = 0;
 	c.result = RES_NONE;
@@ -1366,8 +1366,8 @@ static void test_lifecycle_table(void)
 
 static void test_events_csv(void)
 {
-	struct event e = proc(ev_state(S0 + SEC(1), SK1, TS_ESTABLISHED, TS_FIN_WAIT1, &CLI), 100,
-			      "curl");
+	struct event e =
+		proc(ev_state(S0 + SEC(1), SK1, TS_ESTABLISHED, TS_FIN_WAIT1, &CLI), 100, "curl");
 	struct out o = { .csv = true, .wall_offset_ns = WALL_OFFSET };
 	char fields[20][64], line[512], *buf = NULL, *row;
 	size_t len = 0;

@@ -147,9 +147,17 @@ static void test_render(void)
 {
 	struct metrics *m = start(NULL, 0);
 	struct metrics_extra x = {
-		.events = 1234, .lost_ringbuf = 1, .lost_recursion = 2, .rescued = 3,
-		.table_full = 4, .partial = 5, .k_tw = 6, .k_tw_killed = 7, .k_tw_recycled = 8,
-		.k_tw_overflow = 9, .k_tw_live = 10,
+		.events = 1234,
+		.lost_ringbuf = 1,
+		.lost_recursion = 2,
+		.rescued = 3,
+		.table_full = 4,
+		.partial = 5,
+		.k_tw = 6,
+		.k_tw_killed = 7,
+		.k_tw_recycled = 8,
+		.k_tw_overflow = 9,
+		.k_tw_live = 10,
 	};
 	struct conn c;
 	char *t;
@@ -170,7 +178,7 @@ static void test_render(void)
 	c = mk();
 	c.role = ROLE_PASSIVE;
 	c.ph[PH_HANDSHAKE] = 400 * US;
-	c.ph[PH_ACCEPT_WAIT] = 100 * US;	/* exactly on a bound: le is inclusive */
+	c.ph[PH_ACCEPT_WAIT] = 100 * US; /* exactly on a bound: le is inclusive */
 	c.ph[PH_CLOSE_WAIT] = 30 * S;
 	c.ph[PH_LAST_ACK] = 200 * US;
 	c.tw_end = TWE_NONE;
@@ -312,7 +320,7 @@ static void test_render(void)
 			lines++;
 			if (!b || (nl && b > nl))
 				continue;
-			for (const char *k = b + 1; *k && *k != '}'; ) {
+			for (const char *k = b + 1; *k && *k != '}';) {
 				const char *eq = strchr(k, '=');
 				bool known = false;
 
@@ -326,7 +334,7 @@ static void test_render(void)
 					printf("  in: %.*s\n", (int)(nl ? nl - p : 80), p);
 					break;
 				}
-				k = strchr(eq + 2, '"');	/* closing quote */
+				k = strchr(eq + 2, '"'); /* closing quote */
 				if (!k)
 					break;
 				k += (k[1] == ',') ? 2 : 1;
@@ -395,8 +403,10 @@ out:
 static void test_start_errors(void)
 {
 	static const char *const bad[] = {
-		"nonsense", "127.0.0.1", ":99999", ":-1", ":8o", "::1:9100", "[::1]9100", "[::1",
-		"no.such.host.invalid:9100", ":",
+		"nonsense",  "127.0.0.1", ":99999",
+		":-1",	     ":8o",	  "::1:9100",
+		"[::1]9100", "[::1",	  "no.such.host.invalid:9100",
+		":",
 	};
 	static const uint16_t many[MAX_PORTS + 1] = { 1 };
 	char err[256];
@@ -435,7 +445,7 @@ static void test_start_errors(void)
 
 	/* the other address forms */
 	m = metrics_start("[::1]:0", NULL, 0, err, sizeof(err));
-	if (m)	/* IPv6 may be off in this namespace */
+	if (m) /* IPv6 may be off in this namespace */
 		ASSERT_GT(metrics_port(m), 0, "v6 port");
 	metrics_stop(m);
 	m = metrics_start("localhost:0", NULL, 0, err, sizeof(err));
@@ -510,7 +520,7 @@ static char *exchange(uint16_t port, const char *req, int timeout_ms, bool *clos
 		}
 		n = recv(fd, buf + len, cap - len, 0);
 		if (n <= 0) {
-			*closed = true;	/* EOF or reset: not a hang */
+			*closed = true; /* EOF or reset: not a hang */
 			break;
 		}
 		len += n;

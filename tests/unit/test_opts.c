@@ -74,9 +74,27 @@ static void test_parse_ports(void)
 	}
 	if (SUBTEST("bad")) {
 		static const char *const bad[] = {
-			"0", "65536", "80,", ",80", "abc", "80-79", " 80", "+80", "-1", "",
-			"80 ", "80,,443", "80-", "-80", "1-0", "0-5", "80;443", "0x50", "80-abc",
-			"8000-8003-8005", "99999999999999999999",
+			"0",
+			"65536",
+			"80,",
+			",80",
+			"abc",
+			"80-79",
+			" 80",
+			"+80",
+			"-1",
+			"",
+			"80 ",
+			"80,,443",
+			"80-",
+			"-80",
+			"1-0",
+			"0-5",
+			"80;443",
+			"0x50",
+			"80-abc",
+			"8000-8003-8005",
+			"99999999999999999999",
 		};
 
 		for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
@@ -89,8 +107,8 @@ static void test_parse_ports(void)
 static void test_parse_seconds(void)
 {
 	static const char *const bad[] = {
-		"0", "-1", "abc", "1e400", "nan", "inf", "-inf", "10s", "", "31536001", "1e-400",
-		"1 ", "0.0",
+		"0",   "-1", "abc",	 "1e400",  "nan", "inf", "-inf",
+		"10s", "",   "31536001", "1e-400", "1 ",  "0.0",
 	};
 	char err[128];
 	double d;
@@ -191,8 +209,8 @@ static void test_opts_parse(void)
 		ASSERT_EQ(o.max_conns, 262144, "max_conns");
 	}
 	if (SUBTEST("more")) {
-		char *argv[] = { "tcpphase", "-w", "-p", "181", "-6", "-D", "5432",
-				 "--max-conns", "16", "-v", "-d", "0.25", NULL };
+		char *argv[] = { "tcpphase",	"-w", "-p", "181", "-6",   "-D", "5432",
+				 "--max-conns", "16", "-v", "-d",  "0.25", NULL };
 
 		opts_parse(ARRAY_SIZE(argv) - 1, argv, &o);
 		ASSERT_FALSE(o.events, "events");
@@ -208,9 +226,11 @@ static void test_opts_parse(void)
 		ASSERT_NEAR(o.duration_s, 0.25, 1e-12, "duration");
 	}
 	if (SUBTEST("long")) {
-		char *argv[] = { "tcpphase", "--events", "--wide", "--lport=8000-8002",
-				 "--rport", "80", "--ipv4", "--pid=42", "--duration=60",
-				 "--max-conns=1000", NULL };
+		char *argv[] = {
+			"tcpphase", "--events", "--wide",   "--lport=8000-8002", "--rport",
+			"80",	    "--ipv4",	"--pid=42", "--duration=60",	 "--max-conns=1000",
+			NULL
+		};
 
 		opts_parse(ARRAY_SIZE(argv) - 1, argv, &o);
 		ASSERT_TRUE(o.events, "events");

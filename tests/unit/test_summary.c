@@ -227,7 +227,7 @@ static void test_percentiles(void)
 	}
 	if (SUBTEST("below 16 us")) {
 		for (int i = 0; i < 1500; i++)
-			v[i] = 1000 + i * 10;	/* 1.00 .. 15.99 us */
+			v[i] = 1000 + i * 10; /* 1.00 .. 15.99 us */
 		check_dist(v, 1500, "small");
 	}
 	if (SUBTEST("one value is exact")) {
@@ -280,12 +280,12 @@ static void test_log2_hist(void)
 	if (!ASSERT_OK_PTR(s, "summary_new"))
 		return;
 	for (size_t i = 0; i < sizeof(hs_us) / sizeof(hs_us[0]); i++) {
-		c.ph[PH_HANDSHAKE] = hs_us[i] * US + 999;	/* us are truncated */
+		c.ph[PH_HANDSHAKE] = hs_us[i] * US + 999; /* us are truncated */
 		summary_add(s, &c);
 	}
 	c.ph[PH_HANDSHAKE] = -1;
 	c.role = ROLE_PASSIVE;
-	c.ph[PH_ACCEPT_WAIT] = 0;	/* 0 us: the 0 -> 1 row */
+	c.ph[PH_ACCEPT_WAIT] = 0; /* 0 us: the 0 -> 1 row */
 	summary_add(s, &c);
 	c.ph[PH_ACCEPT_WAIT] = 1 * US;
 	summary_add(s, &c);

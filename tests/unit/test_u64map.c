@@ -9,7 +9,7 @@
 #include "u64map.h"
 #include "unit.h"
 
-#define VAL(k) ((void *)(uintptr_t)((k) * 2 + 1))
+#define VAL(k) ((void *)(uintptr_t)((k)*2 + 1))
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
@@ -170,11 +170,11 @@ static void random_run(size_t cap, uint64_t nkeys, uint64_t stride, int ops)
 
 static void test_random(void)
 {
-	if (SUBTEST("dense"))	/* half the keys fit: full often, long runs */
+	if (SUBTEST("dense")) /* half the keys fit: full often, long runs */
 		random_run(64, 128, 1, 20000);
-	if (SUBTEST("pointers"))	/* slab-aligned kernel addresses */
+	if (SUBTEST("pointers")) /* slab-aligned kernel addresses */
 		random_run(256, 400, 256, 20000);
-	if (SUBTEST("tiny"))	/* 16 slots, 8 items: every wrap-around */
+	if (SUBTEST("tiny")) /* 16 slots, 8 items: every wrap-around */
 		random_run(8, 24, 0x10001, 20000);
 	if (SUBTEST("sparse"))
 		random_run(1024, 1500, 0x9e3779b97f4a7c15ULL, 5000);

@@ -23,8 +23,8 @@
 #include <string.h>
 
 struct unit_state {
-	const char *test;	/* running test, without "test_" */
-	const char *sub;	/* running subtest, NULL outside one */
+	const char *test; /* running test, without "test_" */
+	const char *sub; /* running subtest, NULL outside one */
 	bool test_ok;
 	bool sub_ok;
 	int passed;
@@ -44,8 +44,8 @@ static inline void unit_line(const char *test, const char *sub, bool ok)
 	fflush(stdout);
 }
 
-static inline __attribute__((format(printf, 3, 4))) void
-unit_fail(const char *file, int line, const char *fmt, ...)
+static inline __attribute__((format(printf, 3, 4))) void unit_fail(const char *file, int line,
+								   const char *fmt, ...)
 {
 	va_list ap;
 
@@ -104,29 +104,32 @@ static inline int unit_summary(void)
 #define RUN_TEST(fn) unit_run(fn, #fn)
 #define SUBTEST(name) unit_start_subtest(name)
 
-#define ASSERT_TRUE(cond, name) ({						\
-	bool ___ok = !!(cond);							\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: '%s' is false", (name), #cond); \
-	___ok;									\
-})
+#define ASSERT_TRUE(cond, name)                                                            \
+	({                                                                                 \
+		bool ___ok = !!(cond);                                                     \
+		if (!___ok)                                                                \
+			unit_fail(__FILE__, __LINE__, "%s: '%s' is false", (name), #cond); \
+		___ok;                                                                     \
+	})
 
-#define ASSERT_FALSE(cond, name) ({						\
-	bool ___ok = !(cond);							\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: '%s' is true", (name), #cond); \
-	___ok;									\
-})
+#define ASSERT_FALSE(cond, name)                                                          \
+	({                                                                                \
+		bool ___ok = !(cond);                                                     \
+		if (!___ok)                                                               \
+			unit_fail(__FILE__, __LINE__, "%s: '%s' is true", (name), #cond); \
+		___ok;                                                                    \
+	})
 
 /* Integers (and pointers), compared and shown as long long. */
-#define ASSERT_CMP(a, op, b, name) ({						\
-	long long ___a = (long long)(a), ___b = (long long)(b);		\
-	bool ___ok = ___a op ___b;						\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: %s = %lld, want %s %lld (%s)", \
-			  (name), #a, ___a, #op, ___b, #b);			\
-	___ok;									\
-})
+#define ASSERT_CMP(a, op, b, name)                                                                \
+	({                                                                                        \
+		long long ___a = (long long)(a), ___b = (long long)(b);                           \
+		bool ___ok = ___a op ___b;                                                        \
+		if (!___ok)                                                                       \
+			unit_fail(__FILE__, __LINE__, "%s: %s = %lld, want %s %lld (%s)", (name), \
+				  #a, ___a, #op, ___b, #b);                                       \
+		___ok;                                                                            \
+	})
 
 #define ASSERT_EQ(a, b, name) ASSERT_CMP(a, ==, b, name)
 #define ASSERT_NEQ(a, b, name) ASSERT_CMP(a, !=, b, name)
@@ -138,37 +141,41 @@ static inline int unit_summary(void)
 /* An error return: negative (the parsers and maps return -1). */
 #define ASSERT_ERR(a, name) ASSERT_CMP(a, <, 0, name)
 
-#define ASSERT_OK_PTR(p, name) ({						\
-	bool ___ok = (p) != NULL;						\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: %s is NULL", (name), #p);	\
-	___ok;									\
-})
+#define ASSERT_OK_PTR(p, name)                                                       \
+	({                                                                           \
+		bool ___ok = (p) != NULL;                                            \
+		if (!___ok)                                                          \
+			unit_fail(__FILE__, __LINE__, "%s: %s is NULL", (name), #p); \
+		___ok;                                                               \
+	})
 
-#define ASSERT_NULL(p, name) ({							\
-	const void *___p = (p);							\
-	bool ___ok = ___p == NULL;						\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: %s = %p, want NULL", (name), #p, ___p); \
-	___ok;									\
-})
+#define ASSERT_NULL(p, name)                                                                       \
+	({                                                                                         \
+		const void *___p = (p);                                                            \
+		bool ___ok = ___p == NULL;                                                         \
+		if (!___ok)                                                                        \
+			unit_fail(__FILE__, __LINE__, "%s: %s = %p, want NULL", (name), #p, ___p); \
+		___ok;                                                                             \
+	})
 
-#define ASSERT_STREQ(a, b, name) ({						\
-	const char *___a = (a), *___b = (b);					\
-	bool ___ok = ___a && ___b ? !strcmp(___a, ___b) : ___a == ___b;	\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: %s = \"%s\", want \"%s\"",	\
-			  (name), #a, ___a ? ___a : "(null)", ___b ? ___b : "(null)"); \
-	___ok;									\
-})
+#define ASSERT_STREQ(a, b, name)                                                                  \
+	({                                                                                        \
+		const char *___a = (a), *___b = (b);                                              \
+		bool ___ok = ___a && ___b ? !strcmp(___a, ___b) : ___a == ___b;                   \
+		if (!___ok)                                                                       \
+			unit_fail(__FILE__, __LINE__, "%s: %s = \"%s\", want \"%s\"", (name), #a, \
+				  ___a ? ___a : "(null)", ___b ? ___b : "(null)");                \
+		___ok;                                                                            \
+	})
 
-#define ASSERT_NEAR(a, b, eps, name) ({						\
-	double ___a = (a), ___b = (b), ___d = ___a - ___b;			\
-	bool ___ok = (___d < 0 ? -___d : ___d) <= (eps);			\
-	if (!___ok)								\
-		unit_fail(__FILE__, __LINE__, "%s: %s = %.9g, want %.9g +- %g",	\
-			  (name), #a, ___a, ___b, (double)(eps));		\
-	___ok;									\
-})
+#define ASSERT_NEAR(a, b, eps, name)                                                            \
+	({                                                                                      \
+		double ___a = (a), ___b = (b), ___d = ___a - ___b;                              \
+		bool ___ok = (___d < 0 ? -___d : ___d) <= (eps);                                \
+		if (!___ok)                                                                     \
+			unit_fail(__FILE__, __LINE__, "%s: %s = %.9g, want %.9g +- %g", (name), \
+				  #a, ___a, ___b, (double)(eps));                               \
+		___ok;                                                                          \
+	})
 
 #endif /* __UNIT_H */
