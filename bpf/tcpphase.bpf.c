@@ -237,23 +237,46 @@ static __always_inline __u64 jiffies_to_ktime(__u64 now_ns, unsigned long expire
 	return now_ns + delta * (__s64)(NSEC_PER_SEC / (hz ? hz : 250));
 }
 
+/*
+ * Family, netns and addresses of a full socket. tp_btf hands us a trusted
+ * pointer: plain loads (CO-RE relocated), no probe-read helper calls; this
+ * runs for every state change on the host.
+ */
+static __always_inline void read_sock(struct event *e, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+
+	e->family = skc->skc_family;
+	e->netns = skc->skc_net.net->ns.inum;
+	if (e->family == AF_INET6) {
+		__builtin_memcpy(e->saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(e->daddr, &skc->skc_v6_daddr, 16);
+	} else {
+		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+		__builtin_memcpy(e->saddr, &skc->skc_rcv_saddr, 4);
+		__builtin_memcpy(e->daddr, &skc->skc_daddr, 4);
+	}
+}
+
 static __always_inline int handle_set_state(const struct sock *sk, int oldstate, int newstate,
 					    __u8 flags)
 {
-	const struct inet_sock *inet = (const struct inet_sock *)sk;
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	bool proc = in_process_ctx(oldstate, newstate);
 	__u16 family, sport, dport;
 	struct event *e;
 	__u32 zero = 0;
 	__u64 skp = (__u64)sk;
 
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (!tp)
+		return 0;
+	family = sk->__sk_common.skc_family;
 	/* at -> CLOSE skc_num is already 0: inet_sport stays right */
-	sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+	sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	if (!sport)
-		sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		sport = sk->__sk_common.skc_num;
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (!tuple_wanted(family, sport, dport))
 		return 0;
 
@@ -290,25 +313,26 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	e->oldstate = oldstate;
 	e->newstate = newstate;
 	e->sport = sport;
+	e->dport = dport;
 	e->aux = 0;
 	e->pid = 0;
 	e->comm[0] = 0;
-	e->err = BPF_CORE_READ(sk, sk_err);
-	read_common(e, &sk->__sk_common);
+	e->err = sk->sk_err;
+	read_sock(e, sk);
 	if (proc)
 		fill_task(e);
 
 	/* Byte and retransmit counts matter when a phase ends. */
 	if (newstate == TCP_CLOSE || newstate == TCP_ESTABLISHED || oldstate == TCP_ESTABLISHED) {
-		e->tx_bytes = BPF_CORE_READ(tp, bytes_acked);
-		e->rx_bytes = BPF_CORE_READ(tp, bytes_received);
-		e->retrans = BPF_CORE_READ(tp, total_retrans);
-		e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+		e->tx_bytes = tp->bytes_acked;
+		e->rx_bytes = tp->bytes_received;
+		e->retrans = tp->total_retrans;
+		e->srtt_us = tp->srtt_us >> 3;
 	} else {
 		e->tx_bytes = e->rx_bytes = 0;
 		e->retrans = e->srtt_us = 0;
 	}
-	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && BPF_CORE_READ(tp, fastopen_rsk))
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && tp->fastopen_rsk)
 		e->flags |= EVF_FASTOPEN;
 
 	if (newstate == TCP_CLOSE) {
@@ -326,7 +350,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	token_set(HOOK_STATE, (__u64)sk, oldstate << 8 | newstate);
 	return handle_set_state(sk, oldstate, newstate, 0);
@@ -335,7 +359,7 @@ int BPF_PROG(set_state, const struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_rescue, const struct sock *sk, int oldstate, int newstate)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (token_seen(HOOK_STATE, (__u64)sk, oldstate << 8 | newstate))
 		return 0;
@@ -346,7 +370,7 @@ int BPF_PROG(set_state_rescue, const struct sock *sk, int oldstate, int newstate
 /* True for the two timers tcpphase follows; the first test on every timer. */
 static __always_inline bool timer_ours(struct timer_list *timer)
 {
-	__u64 fn = (__u64)BPF_CORE_READ(timer, function);
+	__u64 fn = (__u64)timer->function;
 
 	return fn && (fn == tw_timer_fn || fn == req_timer_fn);
 }
@@ -355,7 +379,7 @@ static __always_inline bool timer_ours(struct timer_list *timer)
 static __always_inline int handle_timer(struct timer_list *timer, int tw_type, int req_type,
 					__u8 flags)
 {
-	__u64 fn = (__u64)BPF_CORE_READ(timer, function);
+	__u64 fn = (__u64)timer->function;
 	__u64 now = bpf_ktime_get_ns();
 	struct sock_common *skc;
 	struct event *e;
@@ -378,7 +402,7 @@ static __always_inline int handle_timer(struct timer_list *timer, int tw_type, i
 		e->type = tw_type;
 		e->id = (__u64)tw;
 		e->newstate = BPF_CORE_READ(tw, tw_substate);
-		e->aux = jiffies_to_ktime(now, BPF_CORE_READ(timer, expires));
+		e->aux = jiffies_to_ktime(now, timer->expires);
 		e->retrans = 0;
 	} else {
 		struct request_sock *req;
@@ -444,14 +468,14 @@ static __always_inline int handle_timer(struct timer_list *timer, int tw_type, i
 	{                                                                          \
 		if (!timer_ours(timer))                                            \
 			return 0;                                                  \
-		token_set(hook, (__u64)timer, BPF_CORE_READ(timer, expires));      \
+		token_set(hook, (__u64)timer, timer->expires);      \
 		return handle_timer(timer, tw_type, req_type, 0);                  \
 	}                                                                          \
 	SEC("tp_btf/" #name)                                                       \
 	int BPF_PROG(name##_rescue, struct timer_list *timer)                      \
 	{                                                                          \
 		if (!timer_ours(timer) ||                                          \
-		    token_seen(hook, (__u64)timer, BPF_CORE_READ(timer, expires))) \
+		    token_seen(hook, (__u64)timer, timer->expires)) \
 			return 0;                                                  \
 		count(CNT_RESCUED);                                                \
 		return handle_timer(timer, tw_type, req_type, EVF_RESCUED);        \

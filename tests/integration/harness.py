@@ -47,6 +47,13 @@ class Tracer:
         self.outf = open(f"/tmp/tcpphase-test-{os.getpid()}.out", "w+")
         self.errf = open(f"/tmp/tcpphase-test-{os.getpid()}.err", "w+")
         self.proc = subprocess.Popen(self.args, stdout=self.outf, stderr=self.errf)
+        try:
+            return self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)  # never leave a tracer attached
+            raise
+
+    def _wait_ready(self):
         deadline = time.time() + self.ready_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
