@@ -462,23 +462,22 @@ static __always_inline int handle_timer(struct timer_list *timer, int tw_type, i
 	return 0;
 }
 
-#define TIMER_PROGS(name, hook, tw_type, req_type)                                 \
-	SEC("tp_btf/" #name)                                                       \
-	int BPF_PROG(name, struct timer_list *timer)                               \
-	{                                                                          \
-		if (!timer_ours(timer))                                            \
-			return 0;                                                  \
-		token_set(hook, (__u64)timer, timer->expires);      \
-		return handle_timer(timer, tw_type, req_type, 0);                  \
-	}                                                                          \
-	SEC("tp_btf/" #name)                                                       \
-	int BPF_PROG(name##_rescue, struct timer_list *timer)                      \
-	{                                                                          \
-		if (!timer_ours(timer) ||                                          \
-		    token_seen(hook, (__u64)timer, timer->expires)) \
-			return 0;                                                  \
-		count(CNT_RESCUED);                                                \
-		return handle_timer(timer, tw_type, req_type, EVF_RESCUED);        \
+#define TIMER_PROGS(name, hook, tw_type, req_type)                                        \
+	SEC("tp_btf/" #name)                                                              \
+	int BPF_PROG(name, struct timer_list *timer)                                      \
+	{                                                                                 \
+		if (!timer_ours(timer))                                                   \
+			return 0;                                                         \
+		token_set(hook, (__u64)timer, timer->expires);                            \
+		return handle_timer(timer, tw_type, req_type, 0);                         \
+	}                                                                                 \
+	SEC("tp_btf/" #name)                                                              \
+	int BPF_PROG(name##_rescue, struct timer_list *timer)                             \
+	{                                                                                 \
+		if (!timer_ours(timer) || token_seen(hook, (__u64)timer, timer->expires)) \
+			return 0;                                                         \
+		count(CNT_RESCUED);                                                       \
+		return handle_timer(timer, tw_type, req_type, EVF_RESCUED);               \
 	}
 
 TIMER_PROGS(timer_start, HOOK_TSTART, EV_TW_START, EV_REQ_START)

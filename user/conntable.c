@@ -50,10 +50,17 @@ struct req {
 	struct req *pending_next;
 };
 
-/* A tw sock armed but not yet claimed by its socket's "-> CLOSE". */
+/*
+ * A tw sock armed but not yet claimed by its socket's "-> CLOSE" (which
+ * normally follows at once). Kept in arrival order so that the unclaimed
+ * ones are reaped without scanning the map.
+ */
 struct tw_info {
+	uint64_t tw;
 	uint64_t t_start;
 	uint8_t substate;
+	bool claimed; /* freed when it reaches the head of the queue */
+	struct tw_info *next;
 };
 
 struct conntable {
@@ -65,6 +72,7 @@ struct conntable {
 	struct u64map *reqs; /* req -> req */
 	struct u64map *req_tuples; /* tuple -> req */
 	struct conn *pending; /* conns with t_pending */
+	struct tw_info *tw_head, *tw_tail; /* tw_new entries, oldest first */
 	struct req *req_pending;
 	struct {
 		uint64_t sk;
@@ -164,8 +172,12 @@ void ct_free(struct conntable *t)
 		u64map_each(t->socks, free_val, NULL);
 	if (t->tws)
 		u64map_each(t->tws, free_val, NULL);
-	if (t->tw_new)
-		u64map_each(t->tw_new, free_val, NULL);
+	while (t->tw_head) {
+		struct tw_info *tw = t->tw_head;
+
+		t->tw_head = tw->next;
+		free(tw);
+	}
 	if (t->reqs)
 		u64map_each(t->reqs, free_val, NULL);
 	u64map_free(t->socks);
@@ -416,8 +428,9 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	u64map_del(t->socks, c->sk);
 	take_counters(c, e);
 	c->t_end = e->ts_ns;
+	if (tw)
+		tw->claimed = true; /* the queue frees it */
 	if (c->role == ROLE_LISTENER) {
-		free(tw);
 		free(c);
 		return;
 	}
@@ -439,13 +452,11 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 			phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
 			c->t_tw = tw->t_start;
 		}
-		free(tw);
 		c->sk = 0;
 		c->closing_seen = true;
 		emit(t, c, REC_CLOSED);
 		return;
 	}
-	free(tw);
 	phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
 	if ((old == TS_FIN_WAIT2 || old == TS_CLOSING) && !e->err)
 		t->st.tw_overflow++; /* should have entered TIME_WAIT */
@@ -605,7 +616,7 @@ static void on_tw(struct conntable *t, const struct event *e)
 			tw = u64map_del(t->tw_new, e->id);
 			if (tw) {
 				t->st.orphan_tw++;
-				free(tw);
+				tw->claimed = true; /* the queue frees it */
 			}
 			return;
 		}
@@ -618,6 +629,12 @@ static void on_tw(struct conntable *t, const struct event *e)
 				return;
 			}
 			tw->t_start = e->ts_ns;
+			tw->tw = e->id;
+			if (t->tw_tail)
+				t->tw_tail->next = tw;
+			else
+				t->tw_head = tw;
+			t->tw_tail = tw;
 		}
 		tw->substate = e->newstate;
 		return;
@@ -770,15 +787,6 @@ struct reap_ctx {
 	int n;
 };
 
-static void collect_stale_tw(uint64_t key, void *val, void *arg)
-{
-	struct reap_ctx *r = arg;
-	struct tw_info *tw = val;
-
-	if (r->n < 64 && r->now > tw->t_start + r->t->cfg.grace_ns)
-		r->keys[r->n++] = key;
-}
-
 static void collect_stale_req(uint64_t key, void *val, void *arg)
 {
 	struct reap_ctx *r = arg;
@@ -821,10 +829,17 @@ void ct_tick(struct conntable *t, uint64_t now)
 			free(r);
 	}
 	/* tw socks nobody claimed (filtered out, or closed before tracing) */
-	u64map_each(t->tw_new, collect_stale_tw, &rc);
-	for (int i = 0; i < rc.n; i++) {
-		free(u64map_del(t->tw_new, rc.keys[i]));
-		t->st.orphan_tw++;
+	while (t->tw_head && (t->tw_head->claimed || now > t->tw_head->t_start + t->cfg.grace_ns)) {
+		struct tw_info *tw = t->tw_head;
+
+		if (!tw->claimed) {
+			u64map_del(t->tw_new, tw->tw);
+			t->st.orphan_tw++;
+		}
+		t->tw_head = tw->next;
+		if (!t->tw_head)
+			t->tw_tail = NULL;
+		free(tw);
 	}
 	if (now > t->t_last_reap + 10000000000ULL) {
 		t->t_last_reap = now;

@@ -29,28 +29,41 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 	const char *comm = c && c->pid ? c->comm : "";
 	uint32_t pid = c ? c->pid : 0;
 	char ts[TIME_STRLEN], la[64], ra[64], line[512];
-	size_t n = 0;
 
 	if (e->flags & EVF_PROC_CTX) {
 		pid = e->pid;
 		comm = e->comm;
 	}
 	if (o->csv) {
-		format_rfc3339(ts, sizeof(ts), e->ts_ns + o->wall_offset_ns);
-		format_addr(la, sizeof(la), e->family, e->saddr);
-		format_addr(ra, sizeof(ra), e->family, e->daddr);
-		n = snprintf(line, sizeof(line), "%s,", ts);
-		if (pid)
-			n += snprintf(line + n, sizeof(line) - n, "%u", pid);
-		line[n++] = ',';
-		n = csv_field(line, sizeof(line), n, pid ? comm : "");
-		n += snprintf(line + n, sizeof(line) - n, ",%u,%s,%s,%u,%s,%u,%s,%s,", e->netns,
-			      e->family == AF_INET6 ? "ipv6" : "ipv4", la, e->sport, ra, e->dport,
-			      state_name(e->oldstate), state_name(e->newstate));
-		if (elapsed_ns >= 0)
-			n += snprintf(line + n, sizeof(line) - n, "%lld",
-				      (long long)(elapsed_ns / 1000));
-		fprintf(o->f, "%s\n", line);
+		struct strbuf b = { .buf = line, .cap = sizeof(line) };
+
+		sb_str(&b, format_rfc3339(ts, sizeof(ts), e->ts_ns + o->wall_offset_ns));
+		sb_char(&b, ',');
+		if (pid) {
+			sb_u64(&b, pid);
+			sb_char(&b, ',');
+			sb_csv(&b, comm);
+		} else {
+			sb_char(&b, ',');
+		}
+		sb_char(&b, ',');
+		sb_u64(&b, e->netns);
+		sb_str(&b, e->family == AF_INET6 ? ",ipv6," : ",ipv4,");
+		sb_str(&b, format_addr(la, sizeof(la), e->family, e->saddr));
+		sb_char(&b, ',');
+		sb_u64(&b, e->sport);
+		sb_char(&b, ',');
+		sb_str(&b, format_addr(ra, sizeof(ra), e->family, e->daddr));
+		sb_char(&b, ',');
+		sb_u64(&b, e->dport);
+		sb_char(&b, ',');
+		sb_str(&b, state_name(e->oldstate));
+		sb_char(&b, ',');
+		sb_str(&b, state_name(e->newstate));
+		sb_char(&b, ',');
+		sb_us(&b, elapsed_ns);
+		sb_char(&b, '\n');
+		fwrite(b.buf, 1, b.len, o->f);
 		return;
 	}
 	char pidbuf[16], ms[32];

@@ -35,15 +35,31 @@ const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr)
 
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 {
+	/* one conversion per second: rows come in bursts of the same second */
+	static char date[24];
+	static time_t date_sec = -1;
 	time_t sec = wall_ns / 1000000000ULL;
+	unsigned int us = wall_ns % 1000000000ULL / 1000;
 	struct tm tm;
-	size_t n;
 
-	if (!gmtime_r(&sec, &tm) || !(n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm))) {
+	if (sec != date_sec) {
+		if (!gmtime_r(&sec, &tm) ||
+		    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm)) {
+			snprintf(buf, len, "?");
+			return buf;
+		}
+		date_sec = sec;
+	}
+	if (len < 28) {
 		snprintf(buf, len, "?");
 		return buf;
 	}
-	snprintf(buf + n, len - n, ".%06uZ", (unsigned)(wall_ns % 1000000000ULL / 1000));
+	memcpy(buf, date, 19);
+	buf[19] = '.';
+	for (int i = 25; i >= 20; i--, us /= 10)
+		buf[i] = '0' + us % 10;
+	buf[26] = 'Z';
+	buf[27] = '\0';
 	return buf;
 }
 
@@ -116,4 +132,57 @@ const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *a
 	else
 		snprintf(buf, len, "%s:%u", a, port);
 	return buf;
+}
+
+void sb_char(struct strbuf *b, char c)
+{
+	if (b->len + 1 < b->cap) {
+		b->buf[b->len++] = c;
+		b->buf[b->len] = '\0';
+	}
+}
+
+void sb_str(struct strbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (b->len + n + 1 > b->cap)
+		n = b->cap - b->len - 1;
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
+void sb_u64(struct strbuf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp) - 1;
+
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	sb_str(b, tmp + i);
+}
+
+void sb_us(struct strbuf *b, int64_t ns)
+{
+	if (ns >= 0)
+		sb_u64(b, ns / 1000);
+}
+
+void sb_csv(struct strbuf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		sb_str(b, s);
+		return;
+	}
+	sb_char(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			sb_char(b, '"');
+		sb_char(b, *s);
+	}
+	sb_char(b, '"');
 }

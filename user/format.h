@@ -35,6 +35,25 @@ const char *format_ms(char *buf, size_t len, int64_t us);
 /* Append s to buf as an RFC 4180 field (quoted only when needed); returns new length. */
 size_t csv_field(char *buf, size_t len, size_t pos, const char *s);
 
+/*
+ * A bounded text buffer for the hot output paths (a CSV row per endpoint):
+ * appends without printf, never overflow, and keep buf NUL-terminated
+ * (what does not fit is dropped).
+ */
+struct strbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+
+void sb_str(struct strbuf *b, const char *s);
+void sb_char(struct strbuf *b, char c);
+void sb_u64(struct strbuf *b, uint64_t v);
+/* A duration in ns as whole microseconds; nothing when ns < 0 (an empty field). */
+void sb_us(struct strbuf *b, int64_t ns);
+/* s as one RFC 4180 field. */
+void sb_csv(struct strbuf *b, const char *s);
+
 /* Symbolic errno name ("ECONNREFUSED"), or the number as text. */
 const char *errno_name(char *buf, size_t len, int err);
 

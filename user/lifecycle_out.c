@@ -40,14 +40,6 @@ static int64_t us(int64_t ns)
 	return ns < 0 ? -1 : ns / 1000;
 }
 
-/* Append ",<us>" or "," for a phase that did not happen. */
-static size_t csv_us(char *buf, size_t len, size_t n, int64_t ns)
-{
-	if (ns < 0)
-		return n + snprintf(buf + n, len - n, ",");
-	return n + snprintf(buf + n, len - n, ",%lld", (long long)(ns / 1000));
-}
-
 static const char *hs_result(const struct conn *c, char *buf, int len)
 {
 	if (c->hs_kind == HS_SYNCOOKIE)
@@ -57,38 +49,64 @@ static const char *hs_result(const struct conn *c, char *buf, int len)
 	return result_name(c, buf, len);
 }
 
+/* One CSV row, written without printf: this runs for every endpoint. */
 static void lc_csv(struct out *o, const struct conn *c)
 {
-	char line[1024], t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN];
-	char res[32];
-	size_t n;
+	char line[1024], t[TIME_STRLEN], a[ADDR_STRLEN], res[32];
+	struct strbuf b = { .buf = line, .cap = sizeof(line) };
 
-	format_rfc3339(t0, sizeof(t0), c->t_start + o->wall_offset_ns);
-	format_rfc3339(t1, sizeof(t1), c->t_end + o->wall_offset_ns);
-	format_addr(la, sizeof(la), c->family, c->laddr);
-	format_addr(ra, sizeof(ra), c->family, c->raddr);
-	n = snprintf(line, sizeof(line), "%s,%s,", t0, t1);
-	if (c->pid)
-		n += snprintf(line + n, sizeof(line) - n, "%u", c->pid);
-	line[n++] = ',';
-	n = csv_field(line, sizeof(line), n, c->pid ? c->comm : "");
-	n += snprintf(line + n, sizeof(line) - n, ",%u,%s,%s,%s,%u,%s,%u,%s", c->netns,
-		      c->family == AF_INET6 ? "ipv6" : "ipv4", role_name(c->role), la, c->lport, ra,
-		      c->rport, hs_result(c, res, sizeof(res)));
-	n = csv_us(line, sizeof(line), n, c->ph[PH_HANDSHAKE]);
+	sb_str(&b, format_rfc3339(t, sizeof(t), c->t_start + o->wall_offset_ns));
+	sb_char(&b, ',');
+	sb_str(&b, format_rfc3339(t, sizeof(t), c->t_end + o->wall_offset_ns));
+	sb_char(&b, ',');
+	if (c->pid) {
+		sb_u64(&b, c->pid);
+		sb_char(&b, ',');
+		sb_csv(&b, c->comm);
+	} else {
+		sb_char(&b, ',');
+	}
+	sb_char(&b, ',');
+	sb_u64(&b, c->netns);
+	sb_str(&b, c->family == AF_INET6 ? ",ipv6," : ",ipv4,");
+	sb_str(&b, role_name(c->role));
+	sb_char(&b, ',');
+	sb_str(&b, format_addr(a, sizeof(a), c->family, c->laddr));
+	sb_char(&b, ',');
+	sb_u64(&b, c->lport);
+	sb_char(&b, ',');
+	sb_str(&b, format_addr(a, sizeof(a), c->family, c->raddr));
+	sb_char(&b, ',');
+	sb_u64(&b, c->rport);
+	sb_char(&b, ',');
+	sb_str(&b, hs_result(c, res, sizeof(res)));
+	sb_char(&b, ',');
+	sb_us(&b, c->ph[PH_HANDSHAKE]);
+	sb_char(&b, ',');
 	if (c->result != RES_NONE || c->hs_kind != HS_NORMAL)
-		n += snprintf(line + n, sizeof(line) - n, ",%u", c->syn_retrans);
-	else
-		n += snprintf(line + n, sizeof(line) - n, ",");
-	n = csv_us(line, sizeof(line), n, c->ph[PH_ACCEPT_WAIT]);
-	n = csv_us(line, sizeof(line), n, c->ph[PH_ESTABLISHED]);
-	n += snprintf(line + n, sizeof(line) - n, ",%s", closer_name(c->closer));
-	for (int ph = PH_FIN_WAIT1; ph <= PH_TIME_WAIT; ph++)
-		n = csv_us(line, sizeof(line), n, c->ph[ph]);
-	n += snprintf(line + n, sizeof(line) - n, ",%s,%llu,%llu,%u,%u,%d\n",
-		      tw_end_name(c->tw_end), (unsigned long long)c->tx_bytes,
-		      (unsigned long long)c->rx_bytes, c->retrans, c->srtt_us, c->partial);
-	fputs(line, o->f);
+		sb_u64(&b, c->syn_retrans);
+	sb_char(&b, ',');
+	sb_us(&b, c->ph[PH_ACCEPT_WAIT]);
+	sb_char(&b, ',');
+	sb_us(&b, c->ph[PH_ESTABLISHED]);
+	sb_char(&b, ',');
+	sb_str(&b, closer_name(c->closer));
+	for (int ph = PH_FIN_WAIT1; ph <= PH_TIME_WAIT; ph++) {
+		sb_char(&b, ',');
+		sb_us(&b, c->ph[ph]);
+	}
+	sb_char(&b, ',');
+	sb_str(&b, tw_end_name(c->tw_end));
+	sb_char(&b, ',');
+	sb_u64(&b, c->tx_bytes);
+	sb_char(&b, ',');
+	sb_u64(&b, c->rx_bytes);
+	sb_char(&b, ',');
+	sb_u64(&b, c->retrans);
+	sb_char(&b, ',');
+	sb_u64(&b, c->srtt_us);
+	sb_str(&b, c->partial ? ",1\n" : ",0\n");
+	fwrite(b.buf, 1, b.len, o->f);
 }
 
 /* Time from the start of the close to the socket's end: the half-close phases. */

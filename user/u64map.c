@@ -2,7 +2,9 @@
 /*
  * u64map.c - bounded open-addressing hash map with linear probing and
  * backward-shift deletion (no tombstones, so a long run never degrades).
- * The slot array is a power of two at least twice max_items.
+ * The slot array is a power of two, kept at most half full: it starts small
+ * (a small table stays in cache) and doubles as needed, up to twice
+ * max_items.
  */
 #include <stdlib.h>
 
@@ -18,7 +20,10 @@ struct u64map {
 	size_t mask;
 	size_t count;
 	size_t max_items;
+	size_t max_slots;
 };
+
+#define INITIAL_SLOTS 1024
 
 static size_t slot_of(const struct u64map *m, uint64_t key)
 {
@@ -37,6 +42,9 @@ struct u64map *u64map_new(size_t max_items)
 		return NULL;
 	while (n < 2 * max_items)
 		n <<= 1;
+	m->max_slots = n;
+	if (n > INITIAL_SLOTS)
+		n = INITIAL_SLOTS;
 	m->slots = calloc(n, sizeof(*m->slots));
 	if (!m->slots) {
 		free(m);
@@ -45,6 +53,30 @@ struct u64map *u64map_new(size_t max_items)
 	m->mask = n - 1;
 	m->max_items = max_items;
 	return m;
+}
+
+/* Double the slot array; -1 (and the map unchanged) if memory is short. */
+static int grow(struct u64map *m)
+{
+	size_t n = (m->mask + 1) * 2;
+	struct slot *old = m->slots, *slots = calloc(n, sizeof(*slots));
+	size_t old_n = m->mask + 1;
+
+	if (!slots)
+		return -1;
+	m->slots = slots;
+	m->mask = n - 1;
+	for (size_t i = 0; i < old_n; i++) {
+		size_t j;
+
+		if (!old[i].key)
+			continue;
+		for (j = slot_of(m, old[i].key); slots[j].key; j = (j + 1) & m->mask)
+			;
+		slots[j] = old[i];
+	}
+	free(old);
+	return 0;
 }
 
 void u64map_free(struct u64map *m)
@@ -79,6 +111,12 @@ int u64map_put(struct u64map *m, uint64_t key, void *val)
 	}
 	if (m->count >= m->max_items)
 		return -1;
+	if (2 * (m->count + 1) > m->mask + 1 && m->mask + 1 < m->max_slots) {
+		if (grow(m))
+			return -1;
+		for (i = slot_of(m, key); m->slots[i].key; i = (i + 1) & m->mask)
+			;
+	}
 	m->slots[i].key = key;
 	m->slots[i].val = val;
 	m->count++;
