@@ -27,8 +27,11 @@
 #define TCP_TIMEWAIT_LEN_NS (60ULL * 1000000000ULL)
 #define RECENT_CLOSES 64
 #define REQ_STALE_NS (300ULL * 1000000000ULL)
-/* A child with no request seen this long after start is a syncookie one. */
-#define SYNCOOKIE_AFTER_NS (3ULL * 1000000000ULL)
+/*
+ * A child with no request seen this long after tracing began is a syncookie
+ * one; sooner, its SYN may simply predate us (then the record is partial).
+ */
+#define SYNCOOKIE_AFTER_NS (1ULL * 1000000000ULL)
 
 /* A passive handshake in progress: the request sock, until its child appears. */
 struct req {

@@ -371,6 +371,12 @@ static void read_losses(struct tracer *t, struct losses *l)
 	ct_get_stats(t->table, &st);
 	l->rb_drops = cnt[CNT_RB_DROPS];
 	l->rescued = cnt[CNT_RESCUED];
+	/*
+	 * A primary's miss is recovered when its rescue handled the event; a
+	 * rescue also re-handles the odd event its primary did see (the table
+	 * drops those as duplicates). What is left was seen by neither.
+	 */
+	l->rescued -= st.duplicates < l->rescued ? st.duplicates : l->rescued;
 	l->lost = l->misses > l->rescued ? l->misses - l->rescued : 0;
 	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
 }
