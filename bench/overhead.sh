@@ -193,14 +193,15 @@ if [ -d /sys/kernel/tracing ] && [ -z "$(ls -A /sys/kernel/tracing 2>/dev/null)"
 	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 fi
 
-# The workload as churn will run it: "FIRST_PORT LAST_PORT RST" from its
-# -p/-P/-t/-r (defaults as churn's); RST is 1 when connections end in an RST.
+# The workload as churn will run it: "FIRST_PORT LAST_PORT RST PORT_GIVEN" from
+# its -p/-P/-t/-r (defaults as churn's); RST is 1 when connections end in an
+# RST, PORT_GIVEN 1 when -p was given.
 churn_layout() {
-	local OPTIND=1 o base=25000 ports=16 threads rst=0
+	local OPTIND=1 o base=25000 ports=16 threads rst=0 given=0
 	threads=$(nproc)
 	while getopts "n:c:b:C:r46t:p:P:T:h" o "$@"; do
 		case $o in
-		p) base=$OPTARG ;;
+		p) base=$OPTARG given=1 ;;
 		P) ports=$OPTARG ;;
 		t) threads=$OPTARG ;;
 		r) rst=1 ;;
@@ -208,10 +209,24 @@ churn_layout() {
 		esac
 	done
 	[[ "$base$ports$threads" =~ ^[0-9]+$ ]] || return 1
-	echo "$base $((base + ports * threads - 1)) $rst"
+	echo "$base $((base + ports * threads - 1)) $rst $given"
 }
-read -r PORT_LO PORT_HI RST <<<"$(churn_layout "${CHURN_ARGV[@]}")"
-[ -n "${RST:-}" ] || bad "-a: bad churn arguments '$CHURN_EXTRA'"
+read -r PORT_LO PORT_HI RST GIVEN <<<"$(churn_layout "${CHURN_ARGV[@]}")"
+[ -n "${GIVEN:-}" ] || bad "-a: bad churn arguments '$CHURN_EXTRA'"
+# Unless told (-a '-p PORT'), listen on a block of ports no socket uses now,
+# below the ephemeral range: a second run at the same time (which would
+# disturb this one anyway) then fails no bind and counts no foreign rows.
+eph=$(sysctl -n net.ipv4.ip_local_port_range | awk '{print $1}')
+width=$((PORT_HI - PORT_LO + 1))
+if [ "$GIVEN" = 0 ] && [ $((eph - 20000 - width)) -gt 0 ]; then
+	for ((try = 0; try < 50; try++)); do
+		base=$((20000 + RANDOM % (eph - 20000 - width)))
+		last=$((base + width - 1))
+		[ -z "$(ss -Htan "( sport >= :$base and sport <= :$last )")" ] && break
+	done
+	CHURN_ARGV+=(-p "$base")
+	PORT_LO=$base PORT_HI=$((base + width - 1))
+fi
 # one connection with these arguments (the last -n wins) checks them
 if ! err=$("$CHURN" "${CHURN_ARGV[@]}" -n 1 2>&1 >/dev/null); then
 	bad "-a '$CHURN_EXTRA': ${err:-churn failed}"
@@ -521,6 +536,13 @@ run_trial() {	# PASS ROUND NAME
 }
 
 # ---- main --------------------------------------------------------------------
+# other runs of this script (not this shell's own subshells)
+OTHER_RUNS=""
+while read -r p; do
+	[ "$p" = $$ ] || [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = $$ ] ||
+		OTHER_RUNS="$OTHER_RUNS $p"
+done < <(pgrep -f 'overhead\.sh')
+
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 cleanup() {
 	if [ -n "$TRACER_PID" ]; then
@@ -546,6 +568,7 @@ sysctl -qw kernel.bpf_stats_enabled=0
 		"tcp_max_tw_buckets=$(sysctl -n net.ipv4.tcp_max_tw_buckets)" \
 		"ip_local_port_range=$(sysctl -n net.ipv4.ip_local_port_range | tr '\t' -)"
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	[ -z "$OTHER_RUNS" ] || echo "WARNING: another overhead.sh is running (pid$OTHER_RUNS)"
 	foreign=$(foreign_progs "$$")
 	if [ -n "$foreign" ]; then
 		echo "WARNING: BPF programs of other processes are loaded and run on every" \
