@@ -186,3 +186,10 @@ void sb_csv(struct strbuf *b, const char *s)
 	}
 	sb_char(b, '"');
 }
+
+void verror_line(const char *fmt, va_list ap)
+{
+	fputs("tcpphase: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}

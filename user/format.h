@@ -6,6 +6,7 @@
 #ifndef __FORMAT_H
 #define __FORMAT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,9 @@ void sb_u64(struct strbuf *b, uint64_t v);
 void sb_us(struct strbuf *b, int64_t ns);
 /* s as one RFC 4180 field. */
 void sb_csv(struct strbuf *b, const char *s);
+
+/* Print "tcpphase: <message>" as one line on stderr: every error goes this way. */
+void verror_line(const char *fmt, va_list ap);
 
 /* Symbolic errno name ("ECONNREFUSED"), or the number as text. */
 const char *errno_name(char *buf, size_t len, int err);

@@ -214,6 +214,13 @@ static void put_value(FILE *f, const char *name, const char *lab, uint64_t v)
 		fprintf(f, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A metric with one series and no labels: its HELP, TYPE and value. */
+static void put_single(FILE *f, const char *name, const char *type, uint64_t v, const char *help)
+{
+	put_meta(f, name, type, help);
+	put_value(f, name, NULL, v);
+}
+
 static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 {
 	char first[64], lab[128];
@@ -268,28 +275,22 @@ static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 	put_value(f, "tcpphase_lost_events_total", "reason=\"ringbuf\"", x->lost_ringbuf);
 	put_value(f, "tcpphase_lost_events_total", "reason=\"recursion\"", x->lost_recursion);
 	put_value(f, "tcpphase_lost_events_total", "reason=\"table_full\"", x->table_full);
-	put_meta(f, "tcpphase_rescued_events_total", "counter",
-		 "Recursion misses recovered by the rescue programs.");
-	put_value(f, "tcpphase_rescued_events_total", NULL, x->rescued);
-	put_meta(f, "tcpphase_partial_records_total", "counter",
-		 "Records with a missed transition, or cut short when tracing stopped.");
-	put_value(f, "tcpphase_partial_records_total", NULL, x->partial);
+	put_single(f, "tcpphase_rescued_events_total", "counter", x->rescued,
+		   "Recursion misses recovered by the rescue programs.");
+	put_single(f, "tcpphase_partial_records_total", "counter", x->partial,
+		   "Records with a missed transition, or cut short when tracing stopped.");
 
-	put_meta(f, "tcpphase_kernel_tw_total", "counter",
-		 "Kernel TcpExt TW: tw socks scheduled through TIME_WAIT proper.");
-	put_value(f, "tcpphase_kernel_tw_total", NULL, x->k_tw);
-	put_meta(f, "tcpphase_kernel_tw_killed_total", "counter",
-		 "Kernel TcpExt TWKilled: tw socks scheduled through the short FIN_WAIT2 path.");
-	put_value(f, "tcpphase_kernel_tw_killed_total", NULL, x->k_tw_killed);
-	put_meta(f, "tcpphase_kernel_tw_recycled_total", "counter",
-		 "Kernel TcpExt TWRecycled: connect() reused a TIME_WAIT tuple.");
-	put_value(f, "tcpphase_kernel_tw_recycled_total", NULL, x->k_tw_recycled);
-	put_meta(f, "tcpphase_kernel_tw_overflow_total", "counter",
-		 "Kernel TcpExt TCPTimeWaitOverflow: tw socks not allocated (tcp_max_tw_buckets).");
-	put_value(f, "tcpphase_kernel_tw_overflow_total", NULL, x->k_tw_overflow);
-	put_meta(f, "tcpphase_kernel_tw_live", "gauge",
-		 "Kernel /proc/net/sockstat tw: TIME_WAIT socks alive now.");
-	put_value(f, "tcpphase_kernel_tw_live", NULL, x->k_tw_live);
+	put_single(f, "tcpphase_kernel_tw_total", "counter", x->k_tw,
+		   "Kernel TcpExt TW: tw socks scheduled through TIME_WAIT proper.");
+	put_single(f, "tcpphase_kernel_tw_killed_total", "counter", x->k_tw_killed,
+		   "Kernel TcpExt TWKilled: tw socks scheduled through the short FIN_WAIT2 path.");
+	put_single(f, "tcpphase_kernel_tw_recycled_total", "counter", x->k_tw_recycled,
+		   "Kernel TcpExt TWRecycled: connect() reused a TIME_WAIT tuple.");
+	put_single(
+		f, "tcpphase_kernel_tw_overflow_total", "counter", x->k_tw_overflow,
+		"Kernel TcpExt TCPTimeWaitOverflow: tw socks not allocated (tcp_max_tw_buckets).");
+	put_single(f, "tcpphase_kernel_tw_live", "gauge", x->k_tw_live,
+		   "Kernel /proc/net/sockstat tw: TIME_WAIT socks alive now.");
 }
 
 char *metrics_render(struct metrics *m)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "format.h"
 #include "opts.h"
 #include "summary.h"
 
@@ -171,11 +172,9 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_fail(const cha
 {
 	va_list ap;
 
-	fputs("tcpphase: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror_line(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(2);
 }
 

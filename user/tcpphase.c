@@ -84,15 +84,13 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static void die_msg(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) die_msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("tcpphase: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror_line(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
@@ -388,11 +386,18 @@ static void report_losses(struct tracer *t, bool final)
 	uint64_t total;
 
 	read_losses(t, &l);
+	/*
+	 * A transition that did not follow the socket's last known state means
+	 * at least one event lost somewhere, even when no kernel counter saw it:
+	 * count the larger of the two, so that no loss goes unreported.
+	 */
+	ct_get_stats(t->table, &st);
+	if (st.missed > l.lost)
+		l.lost = st.missed;
 	total = l.rb_drops + l.lost + l.full;
 	if (!final && total == t->reported_loss)
 		return;
 	t->reported_loss = total;
-	ct_get_stats(t->table, &st);
 	if (!final) {
 		fprintf(stderr,
 			"tcpphase: lost %llu events (ring buffer full %llu, recursion %llu, "

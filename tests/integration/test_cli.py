@@ -78,3 +78,28 @@ def cli_files():
     os.unlink("/tmp/tcpphase-junk.tpp")
     assert_eq("junk status", r.returncode, 1)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@test("output: a closed pipe ends quietly with 0, a full disk with one line and 1")
+def output_errors():
+    # the reader goes away at once: tcpphase must notice on its next flush
+    r = subprocess.run(["bash", "-c", f"{TCPPHASE} -e --csv -d 5 | true; "
+                        "echo ${PIPESTATUS[0]}"], capture_output=True, text=True, timeout=20)
+    assert_eq("status after EPIPE", r.stdout.strip(), "0")
+    assert "write error" not in r.stderr, r.stderr
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([TCPPHASE, "-e", "--csv", "-d", "5"], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=20)
+    assert_eq("status on ENOSPC", r.returncode, 1)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], r.stderr
+
+
+@test("privilege: runs as an unprivileged user with CAP_BPF and CAP_PERFMON only")
+def capabilities_only():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon",
+                        TCPPHASE, "-e", "--csv", "-d", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert_eq("status", r.returncode, 0)
+    assert r.stdout.startswith("time,pid,comm"), r.stdout + r.stderr

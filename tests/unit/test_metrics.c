@@ -21,25 +21,7 @@
 #include "metrics.h"
 #include "unit.h"
 
-#define US 1000LL
-#define MS 1000000LL
-#define S 1000000000LL
-
-static struct conn mk(void)
-{
-	struct conn c;
-
-	memset(&c, 0, sizeof(c));
-	c.family = AF_INET;
-	c.role = ROLE_ACTIVE;
-	c.result = RES_OK;
-	c.tw_end = TWE_EXPIRED;
-	c.lport = 40000;
-	c.rport = 80;
-	for (int p = 0; p < PH_MAX; p++)
-		c.ph[p] = -1;
-	return c;
-}
+#include "fixtures.h"
 
 static struct metrics *start(const uint16_t *ports, int n)
 {
