@@ -88,7 +88,10 @@ if [ "$(id -u)" != 0 ]; then
 		skipped=$((skipped + 1))
 	fi
 else
-	out=$(python3 tests/integration/run.py "$@" 2>&1 | tee /dev/stderr | tail -n 1)
+	log=$(mktemp)
+	python3 tests/integration/run.py "$@" 2>&1 | tee "$log"
+	out=$(tail -n 1 "$log")
+	rm -f "$log"
 	if [[ $out == SUMMARY:* ]]; then
 		add_summary "$out"
 	else
