@@ -51,43 +51,43 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THREADS	64
-#define MAX_PORTS	256	/* listening ports per thread */
-#define MAX_PAYLOAD	(16 << 20)
-#define BACKLOG		4096
-#define EVENTS_PER_WAIT	128
-#define GRACE_SECS	5	/* after -T: wait this long for connections in flight */
+#define MAX_THREADS 64
+#define MAX_PORTS 256 /* listening ports per thread */
+#define MAX_PAYLOAD (16 << 20)
+#define BACKLOG 4096
+#define EVENTS_PER_WAIT 128
+#define GRACE_SECS 5 /* after -T: wait this long for connections in flight */
 
 /* What an endpoint does next. */
 enum step {
-	STEP_NONE,	/* fd slot unused */
-	STEP_LISTEN,	/* a listening socket */
-	STEP_SEND,	/* sending its B bytes */
-	STEP_RECV,	/* receiving the peer's B bytes */
-	STEP_EOF,	/* waiting for the peer's close */
+	STEP_NONE, /* fd slot unused */
+	STEP_LISTEN, /* a listening socket */
+	STEP_SEND, /* sending its B bytes */
+	STEP_RECV, /* receiving the peer's B bytes */
+	STEP_EOF, /* waiting for the peer's close */
 };
 
 /* One endpoint, indexed by its fd (fds are unique in the process). */
 struct endpoint {
 	uint8_t step;
 	bool client;
-	bool watched;	/* registered with the thread's epoll */
-	bool want_out;	/* ... including EPOLLOUT */
-	uint32_t done;	/* bytes sent or received in the current step */
+	bool watched; /* registered with the thread's epoll */
+	bool want_out; /* ... including EPOLLOUT */
+	uint32_t done; /* bytes sent or received in the current step */
 };
 
 struct worker {
 	int id;
 	int epfd;
 	pthread_t thread;
-	long target;	/* connections this thread opens */
-	long slots;	/* connections in flight at most */
-	long started;	/* connect() attempts */
-	long cli_closed;	/* client ends finished, well or not */
-	long srv_closed;	/* server ends finished, plus connects that made none */
-	long ok;	/* client ends that went through every step */
+	long target; /* connections this thread opens */
+	long slots; /* connections in flight at most */
+	long started; /* connect() attempts */
+	long cli_closed; /* client ends finished, well or not */
+	long srv_closed; /* server ends finished, plus connects that made none */
+	long ok; /* client ends that went through every step */
 	long errors;
-	int err_no;	/* first error, for the report */
+	int err_no; /* first error, for the report */
 	const char *err_what;
 	unsigned int next_port;
 };
@@ -111,10 +111,10 @@ static struct {
 	.max_secs = 300,
 };
 
-static struct endpoint *eps;	/* eps[fd] */
-static int max_fd;		/* size of eps */
-static char *payload;		/* opt.payload bytes sent by each side */
-static atomic_int stopping;	/* -T reached: start nothing new */
+static struct endpoint *eps; /* eps[fd] */
+static int max_fd; /* size of eps */
+static char *payload; /* opt.payload bytes sent by each side */
+static atomic_int stopping; /* -T reached: start nothing new */
 static struct timespec t0;
 
 static const char *prog = "churn";
@@ -316,7 +316,7 @@ static void advance(struct worker *w, int fd, uint32_t events)
 				return;
 			}
 			if (!events)
-				goto wait_in;	/* just opened: the peer cannot have closed yet */
+				goto wait_in; /* just opened: the peer cannot have closed yet */
 			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 			if (n < 0 && errno == EAGAIN)
 				goto wait_in;
@@ -371,7 +371,7 @@ static bool open_client(struct worker *w)
 	}
 	len = make_addr(&ss, listen_port(w, w->next_port++ % opt.ports));
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		w->srv_closed++;	/* there will be no server end */
+		w->srv_closed++; /* there will be no server end */
 		finish(w, fd, errno, "connect");
 		return false;
 	}
@@ -425,7 +425,7 @@ static void *worker_main(void *arg)
 
 		while (!stopping && w->started < w->target && in_flight(w) < w->slots) {
 			if (!open_client(w))
-				break;	/* e.g. no free tuple: let closes catch up */
+				break; /* e.g. no free tuple: let closes catch up */
 		}
 		if (w->cli_closed == w->started && w->srv_closed == w->started &&
 		    (stopping || w->started == w->target))
