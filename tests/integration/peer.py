@@ -52,6 +52,7 @@ def main():
     p.add_argument("--bind-port", type=int, default=0)
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--accept-delay", type=float, default=0.0)
+    p.add_argument("--wait", type=float, default=0.0, help="client: sleep before connect()")
     p.add_argument("--hold", type=float, default=0.0, help="server: stay up after close")
     args = p.parse_args()
     fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -76,6 +77,7 @@ def main():
         if args.bind_port:
             s.bind(("", args.bind_port))
         s.settimeout(args.timeout)
+        time.sleep(args.wait)
         try:
             s.connect((args.host, args.port))
         except OSError as e:

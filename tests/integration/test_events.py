@@ -149,3 +149,21 @@ def events_piped_live():
             import signal
             os.killpg(p.pid, signal.SIGINT)
             p.wait(timeout=10)
+
+
+@test("events: -p follows one process's sockets, softirq changes included")
+def events_pid_filter():
+    with SingleNs() as ns:
+        srv = peer(ns, ns.ns, "server", "127.0.0.1", 7108, "--then", "eof")
+        srv2 = peer(ns, ns.ns, "server", "127.0.0.1", 7109, "--then", "eof")
+        mine = peer(ns, ns.ns, "client", "127.0.0.1", 7108, "--wait", "2")
+        other = peer(ns, ns.ns, "client", "127.0.0.1", 7109, "--wait", "2")
+        with Tracer("--events", "--csv", "-p", str(mine.pid)) as tr:
+            for p in (mine, other, srv, srv2):
+                wait_peer(p)
+            time.sleep(0.2)
+            tr.stop()
+            inode = netns_inode(ns.ns)
+    rows = [r for r in tr.rows() if r["netns"] == inode]
+    assert_eq("transitions", [(r["oldstate"], r["newstate"]) for r in rows], ACTIVE_CLOSE)
+    assert all(r["rport"] == "7108" for r in rows), rows
