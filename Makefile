@@ -27,7 +27,8 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
 # the pure modules: no libbpf, unit-tested, shared by live and replay
-LOADER_SRCS := user/tcpphase.c user/ksyms.c user/bpfstats.c user/kcounters.c user/sockdiag.c
+LOADER_SRCS := user/tcpphase.c user/bpfsetup.c user/losses.c user/ksyms.c user/bpfstats.c \
+	user/kcounters.c user/sockdiag.c
 CORE_SRCS := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
@@ -67,7 +68,7 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpphase.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/tcpphase.o: $(OUTPUT)/tcpphase.skel.h
+$(OUTPUT)/tcpphase.o $(OUTPUT)/bpfsetup.o $(OUTPUT)/losses.o: $(OUTPUT)/tcpphase.skel.h
 
 $(BIN): $(CORE_OBJS) $(LOADER_OBJS)
 	$(call msg,BINARY,$@)
@@ -107,7 +108,7 @@ format-check:
 # static checks: formatting, cppcheck on the user space, ShellCheck on the scripts
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro:user/tcpphase.c -D__x86_64__ -Ibpf -Iuser \
+		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro:user/bpfsetup.c -D__x86_64__ -Ibpf -Iuser \
 		user tests/unit tests/helpers
 	$(Q)shellcheck $(wildcard $(SH_FILES))
 

@@ -3,10 +3,11 @@
  * tcpphase - trace every phase of every TCP connection on this host:
  * handshake latency on both sides, the half-close states, TIME_WAIT.
  *
- * The loader: open -> configure -> load -> attach the BPF programs, then
- * poll the ring buffer on a timer (the programs submit without wakeups),
- * feed the connection table, and flush the outputs once per batch. Every
- * loss the kernel or the programs report is printed on exit.
+ * main and the poll loop: bring the programs up (bpfsetup.c), poll the
+ * ring buffer on a timer (the programs submit without wakeups), feed the
+ * connection table, flush the outputs once per batch, and report every
+ * loss on exit (losses.c). With -r, the same table and outputs are fed
+ * from a recording instead, with no BPF at all.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,59 +15,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
-#include <sys/mount.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "bpfstats.h"
-#include "conntable.h"
 #include "format.h"
-#include "kcounters.h"
-#include "ksyms.h"
-#include "metrics.h"
-#include "opts.h"
-#include "record.h"
-#include "sink.h"
 #include "sockdiag.h"
-#include "summary.h"
-#include "tcpphase.h"
+#include "tracer.h"
 #include "tcpphase.skel.h"
 
-#define POLL_MS 50
-#define LOSS_CHECK_NS 1000000000ULL
-
 static volatile sig_atomic_t exiting;
-
-struct tracer {
-	struct options opts;
-	struct tcpphase_bpf *skel;
-	struct ring_buffer *rb;
-	struct conntable *table;
-	struct out out;
-	struct summary *summary;
-	struct metrics *metrics;
-	struct recorder *recorder;
-	struct kcounters k0;
-	uint64_t reported_loss;
-	uint64_t last_summary;
-	int rec_err; /* first recorder error, -errno */
-	uint64_t rec_refused; /* events the recording format refused */
-};
 
 static void sig_stop(int sig)
 {
 	exiting = 1;
 }
 
-static uint64_t now_ns(clockid_t clk)
+uint64_t now_ns(clockid_t clk)
 {
 	struct timespec ts;
 
@@ -84,27 +52,13 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static void __attribute__((format(printf, 1, 2))) die_msg(const char *fmt, ...)
+void die_msg(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	verror_line(fmt, ap);
 	va_end(ap);
-}
-
-/* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
-static bool privileged(void)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	if (geteuid() == 0)
-		return true;
-	if (syscall(SYS_capget, &hdr, data))
-		return false;
-	return (data[CAP_BPF / 32].effective & (1U << (CAP_BPF % 32))) &&
-	       (data[CAP_PERFMON / 32].effective & (1U << (CAP_PERFMON % 32)));
 }
 
 /* A record from the table goes to every output that wants it. */
@@ -130,26 +84,7 @@ static void on_transition(void *ctx, const struct event *e, const struct conn *c
 	events_sink.transition(&t->out, e, c, elapsed_ns);
 }
 
-/* Run probe_tw on one tw sock; checks that it still is the one we know. */
-static int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns)
-{
-	struct tw_probe *p = &t->skel->bss->tw_probe_out;
-	__u64 args[1] = { tw };
-	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = args, .ctx_size_in = sizeof(args));
-
-	if (!bpf_program__autoload(t->skel->progs.probe_tw))
-		return -ENOTSUP;
-	memset(p, 0, sizeof(*p));
-	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.probe_tw), &topts))
-		return -errno;
-	if (!p->valid || p->tw != tw)
-		return -ENOENT;
-	*substate = p->substate;
-	*expires_ns = p->expires_ns;
-	return 0;
-}
-
-static void record_event(struct tracer *t, const struct event *e)
+void record_event(struct tracer *t, const struct event *e)
 {
 	int err;
 
@@ -162,7 +97,7 @@ static void record_event(struct tracer *t, const struct event *e)
 		t->rec_err = err;
 }
 
-static int handle_event(void *ctx, void *data, size_t len)
+int handle_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
 
@@ -171,308 +106,6 @@ static int handle_event(void *ctx, void *data, size_t len)
 	record_event(t, data);
 	ct_event(t->table, data);
 	return 0;
-}
-
-/* Why the kernel refused us, in one line. */
-static const char *load_hint(int err)
-{
-	if (err == -EPERM || err == -EACCES)
-		return "permission denied: run as root or with CAP_BPF and CAP_PERFMON";
-	if (err == -ENOENT || err == -ESRCH)
-		return "a kernel type or tracepoint is missing (kernel without BTF?)";
-	return strerror(-err);
-}
-
-static bool tracefs_ready(void)
-{
-	struct stat st;
-
-	if (!stat("/sys/kernel/tracing/events", &st) ||
-	    !stat("/sys/kernel/debug/tracing/events", &st))
-		return true;
-	/* mount it when we can: the accept() tracepoints need it */
-	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
-		return true;
-	return false;
-}
-
-/* Configure the programs from the options, before load. */
-static void disable_timers(struct tcpphase_bpf *s)
-{
-	bpf_program__set_autoload(s->progs.timer_start, false);
-	bpf_program__set_autoload(s->progs.timer_start_rescue, false);
-	bpf_program__set_autoload(s->progs.timer_expire_entry, false);
-	bpf_program__set_autoload(s->progs.timer_expire_entry_rescue, false);
-	bpf_program__set_autoload(s->progs.timer_cancel, false);
-	bpf_program__set_autoload(s->progs.timer_cancel_rescue, false);
-	bpf_program__set_autoload(s->progs.probe_tw, false);
-}
-
-/* Does the running kernel's BTF know tracepoint tp (its btf_trace_<tp> typedef)? */
-static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
-{
-	char name[128];
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
-}
-
-/*
- * Run-time feature probes, no version checks: what this kernel lacks is
- * said once, and tcpphase runs with what it has. Only the state
- * tracepoint is required.
- */
-static int probe_features(struct tracer *t)
-{
-	static const char *const fns[] = { "tw_timer_handler", "reqsk_timer_handler" };
-	static const char *const timers[] = { "timer_start", "timer_expire_entry", "timer_cancel" };
-	struct tcpphase_bpf *s = t->skel;
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	const char *missing = NULL;
-	uint64_t addrs[2];
-	int ret = 0;
-
-	if (!kernel_has_tracepoint(vmlinux, "inet_sock_set_state")) {
-		die_msg("this kernel has no sock:inet_sock_set_state tracepoint (Linux 4.16+ "
-			"with BTF is needed)");
-		ret = -ENOENT;
-		goto out;
-	}
-	if (t->opts.events) {
-		disable_timers(s); /* the state stream needs no timers */
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
-		if (!kernel_has_tracepoint(vmlinux, timers[i]))
-			missing = timers[i];
-	if (missing) {
-		die_msg("warning: no timer:%s tracepoint: TIME_WAIT and passive handshakes "
-			"are not timed",
-			missing);
-		disable_timers(s);
-		goto out;
-	}
-	if (ksyms_lookup(fns, addrs, 2) != 2) {
-		die_msg("warning: tw_timer_handler/reqsk_timer_handler not in /proc/kallsyms: "
-			"TIME_WAIT and passive handshakes are not timed");
-		disable_timers(s);
-		goto out;
-	}
-	s->rodata->tw_timer_fn = addrs[0];
-	s->rodata->req_timer_fn = addrs[1];
-out:
-	btf__free(vmlinux);
-	return ret;
-}
-
-/* Configure the programs from the options, before load. */
-static int configure(struct tracer *t)
-{
-	struct tcpphase_bpf *s = t->skel;
-	const struct options *o = &t->opts;
-
-	s->rodata->target_pid = o->pid;
-	s->rodata->target_family = o->family;
-	for (int i = 0; i < o->n_lports; i++)
-		s->rodata->lports[i] = o->lports[i];
-	s->rodata->n_lports = o->n_lports;
-	for (int i = 0; i < o->n_rports; i++)
-		s->rodata->rports[i] = o->rports[i];
-	s->rodata->n_rports = o->n_rports;
-	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
-	bpf_program__set_autoattach(s->progs.probe_tw, false);
-	return probe_features(t);
-}
-
-/*
- * Attach in definition order: each rescue program must run after its
- * primary on the same tracepoint. The accept() hooks are optional.
- */
-static int attach(struct tracer *t)
-{
-	struct bpf_program *prog;
-	struct bpf_link *link;
-	bool accept_warned = false;
-
-	bpf_object__for_each_program(prog, t->skel->obj) {
-		const char *name = bpf_program__name(prog);
-		bool optional = !strncmp(name, "exit_accept", 11);
-
-		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog))
-			continue;
-		if (optional && !tracefs_ready()) {
-			if (!accept_warned)
-				die_msg("warning: tracefs not mounted (mount -t tracefs nodev "
-					"/sys/kernel/tracing): accept() not traced, passive "
-					"sockets get the listener's pid");
-			accept_warned = true;
-			continue;
-		}
-		link = bpf_program__attach(prog);
-		if (!link) {
-			int err = -errno;
-
-			if (optional) {
-				if (!accept_warned)
-					die_msg("warning: cannot trace accept() (%s): passive "
-						"sockets get the listener's pid",
-						strerror(-err));
-				accept_warned = true;
-				continue;
-			}
-			die_msg("cannot attach %s: %s", name, load_hint(err));
-			return err;
-		}
-		/* keep it with the skeleton, which destroys it */
-		for (int i = 0; i < t->skel->skeleton->prog_cnt; i++)
-			if (*t->skel->skeleton->progs[i].prog == prog)
-				*t->skel->skeleton->progs[i].link = link;
-	}
-	return 0;
-}
-
-/* Sum of kernel recursion misses of primaries and rescues. */
-static void recursion_misses(struct tracer *t, uint64_t *primary, uint64_t *rescue)
-{
-	struct bpf_program *prog;
-
-	*primary = *rescue = 0;
-	bpf_object__for_each_program(prog, t->skel->obj) {
-		struct prog_stats ps;
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0 || prog_stats_read(fd, &ps))
-			continue;
-		if (strstr(bpf_program__name(prog), "_rescue"))
-			*rescue += ps.recursion_misses;
-		else
-			*primary += ps.recursion_misses;
-	}
-}
-
-/* Losses so far: ring-buffer drops, events no program saw, table overflow. */
-struct losses {
-	uint64_t rb_drops;
-	uint64_t rescued;
-	uint64_t misses; /* primary misses */
-	uint64_t lost; /* misses the rescue did not catch */
-	uint64_t full;
-};
-
-static void read_losses(struct tracer *t, struct losses *l)
-{
-	uint64_t cnt[CNT_MAX] = { 0 }, rescue_misses;
-	struct ct_stats st;
-
-	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
-	recursion_misses(t, &l->misses, &rescue_misses);
-	ct_get_stats(t->table, &st);
-	l->rb_drops = cnt[CNT_RB_DROPS];
-	l->rescued = cnt[CNT_RESCUED];
-	/*
-	 * A primary's miss is recovered when its rescue handled the event; a
-	 * rescue also re-handles the odd event its primary did see (the table
-	 * drops those as duplicates). What is left was seen by neither.
-	 */
-	l->rescued -= st.duplicates < l->rescued ? st.duplicates : l->rescued;
-	l->lost = l->misses > l->rescued ? l->misses - l->rescued : 0;
-	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
-}
-
-static void report_losses(struct tracer *t, bool final)
-{
-	struct losses l;
-	struct ct_stats st;
-	uint64_t total;
-
-	read_losses(t, &l);
-	/*
-	 * A transition that did not follow the socket's last known state means
-	 * at least one event lost somewhere, even when no kernel counter saw it:
-	 * count the larger of the two, so that no loss goes unreported.
-	 */
-	ct_get_stats(t->table, &st);
-	if (st.missed > l.lost)
-		l.lost = st.missed;
-	total = l.rb_drops + l.lost + l.full;
-	if (!final && total == t->reported_loss)
-		return;
-	t->reported_loss = total;
-	if (!final) {
-		fprintf(stderr,
-			"tcpphase: lost %llu events (ring buffer full %llu, recursion %llu, "
-			"table full %llu)\n",
-			(unsigned long long)total, (unsigned long long)l.rb_drops,
-			(unsigned long long)l.lost, (unsigned long long)l.full);
-		return;
-	}
-	if (t->opts.events) {
-		fprintf(stderr,
-			"tcpphase: %llu state changes; lost %llu (ring buffer full %llu, recursion "
-			"%llu of %llu misses, %llu rescued; table full %llu); missed transitions "
-			"%llu, duplicates %llu\n",
-			(unsigned long long)st.events, (unsigned long long)total,
-			(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
-			(unsigned long long)l.misses, (unsigned long long)l.rescued,
-			(unsigned long long)l.full, (unsigned long long)st.missed,
-			(unsigned long long)st.duplicates);
-		return;
-	}
-	fprintf(stderr,
-		"tcpphase: %llu events, %llu records (%llu partial); lost %llu (ring buffer "
-		"full %llu, recursion %llu of %llu misses, %llu rescued; table full %llu); "
-		"missed transitions %llu\n",
-		(unsigned long long)st.events, (unsigned long long)st.records,
-		(unsigned long long)st.partial, (unsigned long long)total,
-		(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
-		(unsigned long long)l.misses, (unsigned long long)l.rescued,
-		(unsigned long long)l.full, (unsigned long long)st.missed);
-}
-
-static void report_kcounters(struct tracer *t)
-{
-	struct kcounters k;
-
-	if (t->opts.events || kcounters_read(&k))
-		return;
-	fprintf(stderr,
-		"tcpphase: kernel (this netns): TW +%llu, TWKilled +%llu, TWRecycled +%llu, "
-		"TCPTimeWaitOverflow +%llu, tw live %llu\n",
-		(unsigned long long)(k.tw - t->k0.tw),
-		(unsigned long long)(k.tw_killed - t->k0.tw_killed),
-		(unsigned long long)(k.tw_recycled - t->k0.tw_recycled),
-		(unsigned long long)(k.tw_overflow - t->k0.tw_overflow),
-		(unsigned long long)k.tw_live);
-}
-
-/* Hand the metrics server what it cannot see in the records. */
-static void update_metrics(struct tracer *t)
-{
-	struct metrics_extra x = { 0 };
-	struct ct_stats st;
-	struct kcounters k;
-	struct losses l;
-
-	if (!t->metrics)
-		return;
-	ct_get_stats(t->table, &st);
-	if (t->skel) {
-		read_losses(t, &l);
-		x.lost_ringbuf = l.rb_drops;
-		x.lost_recursion = l.lost;
-		x.rescued = l.rescued;
-	}
-	x.events = st.events;
-	x.table_full = st.table_full;
-	x.partial = st.partial;
-	if (!kcounters_read(&k)) {
-		x.k_tw = k.tw - t->k0.tw;
-		x.k_tw_killed = k.tw_killed - t->k0.tw_killed;
-		x.k_tw_recycled = k.tw_recycled - t->k0.tw_recycled;
-		x.k_tw_overflow = k.tw_overflow - t->k0.tw_overflow;
-		x.k_tw_live = k.tw_live;
-	}
-	metrics_set_extra(t->metrics, &x);
 }
 
 static void print_stuck(void *ctx, struct conn *c, int state, uint64_t age_ns)
@@ -724,54 +357,6 @@ static int setup_outputs(struct tracer *t)
 		lifecycle_sink.header(&t->out);
 	else if (!t->opts.replay_path)
 		fprintf(t->out.f, "Tracing TCP connection phases... Hit Ctrl-C to end.\n");
-	return 0;
-}
-
-/* open -> configure -> load -> attach; 0 or -1 with the reason printed. */
-static int start_bpf(struct tracer *t)
-{
-	struct rec_header h;
-	char err[256];
-	int ret;
-
-	if (!privileged()) {
-		die_msg("permission denied: run as root or with CAP_BPF and CAP_PERFMON");
-		return -1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
-			"CONFIG_DEBUG_INFO_BTF=y is needed");
-		return -1;
-	}
-	t->skel = tcpphase_bpf__open();
-	if (!t->skel) {
-		die_msg("cannot open BPF object: %s", strerror(errno));
-		return -1;
-	}
-	if (configure(t))
-		return -1;
-	ret = tcpphase_bpf__load(t->skel);
-	if (ret) {
-		die_msg("cannot load BPF programs: %s", load_hint(ret));
-		return -1;
-	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
-	if (!t->rb) {
-		die_msg("cannot create ring buffer: %s", strerror(errno));
-		return -1;
-	}
-	if (t->opts.record_path) {
-		rec_header_init(&h);
-		h.wall_offset_ns = t->out.wall_offset_ns; /* one conversion for both */
-		t->recorder = recorder_open(t->opts.record_path, &h, err, sizeof(err));
-		if (!t->recorder) {
-			die_msg("-W: %s", err);
-			return -1;
-		}
-	}
-	if (attach(t))
-		return -1;
-	kcounters_read(&t->k0);
 	return 0;
 }
 

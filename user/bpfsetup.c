@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bpfsetup.c - bring the BPF programs up: check privileges and BTF, probe
+ * what this kernel has, configure the const volatile filters, load, and
+ * attach each primary before its rescue. Also runs probe_tw on demand.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "tracer.h"
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "ksyms.h"
+#include "tcpphase.skel.h"
+
+/* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return (data[CAP_BPF / 32].effective & (1U << (CAP_BPF % 32))) &&
+	       (data[CAP_PERFMON / 32].effective & (1U << (CAP_PERFMON % 32)));
+}
+
+/* Run probe_tw on one tw sock; checks that it still is the one we know. */
+int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns)
+{
+	struct tw_probe *p = &t->skel->bss->tw_probe_out;
+	__u64 args[1] = { tw };
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	if (!bpf_program__autoload(t->skel->progs.probe_tw))
+		return -ENOTSUP;
+	memset(p, 0, sizeof(*p));
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.probe_tw), &topts))
+		return -errno;
+	if (!p->valid || p->tw != tw)
+		return -ENOENT;
+	*substate = p->substate;
+	*expires_ns = p->expires_ns;
+	return 0;
+}
+
+/* Why the kernel refused us, in one line. */
+static const char *load_hint(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		return "permission denied: run as root or with CAP_BPF and CAP_PERFMON";
+	if (err == -ENOENT || err == -ESRCH)
+		return "a kernel type or tracepoint is missing (kernel without BTF?)";
+	return strerror(-err);
+}
+
+static bool tracefs_ready(void)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/tracing/events", &st) ||
+	    !stat("/sys/kernel/debug/tracing/events", &st))
+		return true;
+	/* mount it when we can: the accept() tracepoints need it */
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		return true;
+	return false;
+}
+
+/* Configure the programs from the options, before load. */
+static void disable_timers(struct tcpphase_bpf *s)
+{
+	bpf_program__set_autoload(s->progs.timer_start, false);
+	bpf_program__set_autoload(s->progs.timer_start_rescue, false);
+	bpf_program__set_autoload(s->progs.timer_expire_entry, false);
+	bpf_program__set_autoload(s->progs.timer_expire_entry_rescue, false);
+	bpf_program__set_autoload(s->progs.timer_cancel, false);
+	bpf_program__set_autoload(s->progs.timer_cancel_rescue, false);
+	bpf_program__set_autoload(s->progs.probe_tw, false);
+}
+
+/* Does the running kernel's BTF know tracepoint tp (its btf_trace_<tp> typedef)? */
+static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+/*
+ * Run-time feature probes, no version checks: what this kernel lacks is
+ * said once, and tcpphase runs with what it has. Only the state
+ * tracepoint is required.
+ */
+static int probe_features(struct tracer *t)
+{
+	static const char *const fns[] = { "tw_timer_handler", "reqsk_timer_handler" };
+	static const char *const timers[] = { "timer_start", "timer_expire_entry", "timer_cancel" };
+	struct tcpphase_bpf *s = t->skel;
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const char *missing = NULL;
+	uint64_t addrs[2];
+	int ret = 0;
+
+	if (!kernel_has_tracepoint(vmlinux, "inet_sock_set_state")) {
+		die_msg("this kernel has no sock:inet_sock_set_state tracepoint (Linux 4.16+ "
+			"with BTF is needed)");
+		ret = -ENOENT;
+		goto out;
+	}
+	if (t->opts.events) {
+		disable_timers(s); /* the state stream needs no timers */
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		if (!kernel_has_tracepoint(vmlinux, timers[i]))
+			missing = timers[i];
+	if (missing) {
+		die_msg("warning: no timer:%s tracepoint: TIME_WAIT and passive handshakes "
+			"are not timed",
+			missing);
+		disable_timers(s);
+		goto out;
+	}
+	if (ksyms_lookup(fns, addrs, 2) != 2) {
+		die_msg("warning: tw_timer_handler/reqsk_timer_handler not in /proc/kallsyms: "
+			"TIME_WAIT and passive handshakes are not timed");
+		disable_timers(s);
+		goto out;
+	}
+	s->rodata->tw_timer_fn = addrs[0];
+	s->rodata->req_timer_fn = addrs[1];
+out:
+	btf__free(vmlinux);
+	return ret;
+}
+
+/* Configure the programs from the options, before load. */
+static int configure(struct tracer *t)
+{
+	struct tcpphase_bpf *s = t->skel;
+	const struct options *o = &t->opts;
+
+	s->rodata->target_pid = o->pid;
+	s->rodata->target_family = o->family;
+	for (int i = 0; i < o->n_lports; i++)
+		s->rodata->lports[i] = o->lports[i];
+	s->rodata->n_lports = o->n_lports;
+	for (int i = 0; i < o->n_rports; i++)
+		s->rodata->rports[i] = o->rports[i];
+	s->rodata->n_rports = o->n_rports;
+	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
+	bpf_program__set_autoattach(s->progs.probe_tw, false);
+	return probe_features(t);
+}
+
+/*
+ * Attach in definition order: each rescue program must run after its
+ * primary on the same tracepoint. The accept() hooks are optional.
+ */
+static int attach(struct tracer *t)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	bool accept_warned = false;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		const char *name = bpf_program__name(prog);
+		bool optional = !strncmp(name, "exit_accept", 11);
+
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog))
+			continue;
+		if (optional && !tracefs_ready()) {
+			if (!accept_warned)
+				die_msg("warning: tracefs not mounted (mount -t tracefs nodev "
+					"/sys/kernel/tracing): accept() not traced, passive "
+					"sockets get the listener's pid");
+			accept_warned = true;
+			continue;
+		}
+		link = bpf_program__attach(prog);
+		if (!link) {
+			int err = -errno;
+
+			if (optional) {
+				if (!accept_warned)
+					die_msg("warning: cannot trace accept() (%s): passive "
+						"sockets get the listener's pid",
+						strerror(-err));
+				accept_warned = true;
+				continue;
+			}
+			die_msg("cannot attach %s: %s", name, load_hint(err));
+			return err;
+		}
+		/* keep it with the skeleton, which destroys it */
+		for (int i = 0; i < t->skel->skeleton->prog_cnt; i++)
+			if (*t->skel->skeleton->progs[i].prog == prog)
+				*t->skel->skeleton->progs[i].link = link;
+	}
+	return 0;
+}
+
+/* open -> configure -> load -> attach; 0 or -1 with the reason printed. */
+int start_bpf(struct tracer *t)
+{
+	struct rec_header h;
+	char err[256];
+	int ret;
+
+	if (!privileged()) {
+		die_msg("permission denied: run as root or with CAP_BPF and CAP_PERFMON");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
+			"CONFIG_DEBUG_INFO_BTF=y is needed");
+		return -1;
+	}
+	t->skel = tcpphase_bpf__open();
+	if (!t->skel) {
+		die_msg("cannot open BPF object: %s", strerror(errno));
+		return -1;
+	}
+	if (configure(t))
+		return -1;
+	ret = tcpphase_bpf__load(t->skel);
+	if (ret) {
+		die_msg("cannot load BPF programs: %s", load_hint(ret));
+		return -1;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
+	if (!t->rb) {
+		die_msg("cannot create ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	if (t->opts.record_path) {
+		rec_header_init(&h);
+		h.wall_offset_ns = t->out.wall_offset_ns; /* one conversion for both */
+		t->recorder = recorder_open(t->opts.record_path, &h, err, sizeof(err));
+		if (!t->recorder) {
+			die_msg("-W: %s", err);
+			return -1;
+		}
+	}
+	if (attach(t))
+		return -1;
+	kcounters_read(&t->k0);
+	return 0;
+}

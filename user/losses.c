@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * losses.c - nothing is lost silently: ring-buffer drops and rescues counted
+ * by the programs, recursion misses counted by the kernel, events the
+ * table could not place; and the kernel's own TIME_WAIT counters.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "tracer.h"
+
+#include "bpfstats.h"
+#include "tcpphase.skel.h"
+
+/* Sum of kernel recursion misses of primaries and rescues. */
+static void recursion_misses(struct tracer *t, uint64_t *primary, uint64_t *rescue)
+{
+	struct bpf_program *prog;
+
+	*primary = *rescue = 0;
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		struct prog_stats ps;
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || prog_stats_read(fd, &ps))
+			continue;
+		if (strstr(bpf_program__name(prog), "_rescue"))
+			*rescue += ps.recursion_misses;
+		else
+			*primary += ps.recursion_misses;
+	}
+}
+
+/* Losses so far: ring-buffer drops, events no program saw, table overflow. */
+struct losses {
+	uint64_t rb_drops;
+	uint64_t rescued;
+	uint64_t misses; /* primary misses */
+	uint64_t lost; /* misses the rescue did not catch */
+	uint64_t full;
+};
+
+static void read_losses(struct tracer *t, struct losses *l)
+{
+	uint64_t cnt[CNT_MAX] = { 0 }, rescue_misses;
+	struct ct_stats st;
+
+	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
+	recursion_misses(t, &l->misses, &rescue_misses);
+	ct_get_stats(t->table, &st);
+	l->rb_drops = cnt[CNT_RB_DROPS];
+	l->rescued = cnt[CNT_RESCUED];
+	/*
+	 * A primary's miss is recovered when its rescue handled the event; a
+	 * rescue also re-handles the odd event its primary did see (the table
+	 * drops those as duplicates). What is left was seen by neither.
+	 */
+	l->rescued -= st.duplicates < l->rescued ? st.duplicates : l->rescued;
+	l->lost = l->misses > l->rescued ? l->misses - l->rescued : 0;
+	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
+}
+
+void report_losses(struct tracer *t, bool final)
+{
+	struct losses l;
+	struct ct_stats st;
+	uint64_t total;
+
+	read_losses(t, &l);
+	/*
+	 * A transition that did not follow the socket's last known state means
+	 * at least one event lost somewhere, even when no kernel counter saw it:
+	 * count the larger of the two, so that no loss goes unreported.
+	 */
+	ct_get_stats(t->table, &st);
+	if (st.missed > l.lost)
+		l.lost = st.missed;
+	total = l.rb_drops + l.lost + l.full;
+	if (!final && total == t->reported_loss)
+		return;
+	t->reported_loss = total;
+	if (!final) {
+		fprintf(stderr,
+			"tcpphase: lost %llu events (ring buffer full %llu, recursion %llu, "
+			"table full %llu)\n",
+			(unsigned long long)total, (unsigned long long)l.rb_drops,
+			(unsigned long long)l.lost, (unsigned long long)l.full);
+		return;
+	}
+	if (t->opts.events) {
+		fprintf(stderr,
+			"tcpphase: %llu state changes; lost %llu (ring buffer full %llu, recursion "
+			"%llu of %llu misses, %llu rescued; table full %llu); missed transitions "
+			"%llu, duplicates %llu\n",
+			(unsigned long long)st.events, (unsigned long long)total,
+			(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
+			(unsigned long long)l.misses, (unsigned long long)l.rescued,
+			(unsigned long long)l.full, (unsigned long long)st.missed,
+			(unsigned long long)st.duplicates);
+		return;
+	}
+	fprintf(stderr,
+		"tcpphase: %llu events, %llu records (%llu partial); lost %llu (ring buffer "
+		"full %llu, recursion %llu of %llu misses, %llu rescued; table full %llu); "
+		"missed transitions %llu\n",
+		(unsigned long long)st.events, (unsigned long long)st.records,
+		(unsigned long long)st.partial, (unsigned long long)total,
+		(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
+		(unsigned long long)l.misses, (unsigned long long)l.rescued,
+		(unsigned long long)l.full, (unsigned long long)st.missed);
+}
+
+void report_kcounters(struct tracer *t)
+{
+	struct kcounters k;
+
+	if (t->opts.events || kcounters_read(&k))
+		return;
+	fprintf(stderr,
+		"tcpphase: kernel (this netns): TW +%llu, TWKilled +%llu, TWRecycled +%llu, "
+		"TCPTimeWaitOverflow +%llu, tw live %llu\n",
+		(unsigned long long)(k.tw - t->k0.tw),
+		(unsigned long long)(k.tw_killed - t->k0.tw_killed),
+		(unsigned long long)(k.tw_recycled - t->k0.tw_recycled),
+		(unsigned long long)(k.tw_overflow - t->k0.tw_overflow),
+		(unsigned long long)k.tw_live);
+}
+
+/* Hand the metrics server what it cannot see in the records. */
+void update_metrics(struct tracer *t)
+{
+	struct metrics_extra x = { 0 };
+	struct ct_stats st;
+	struct kcounters k;
+	struct losses l;
+
+	if (!t->metrics)
+		return;
+	ct_get_stats(t->table, &st);
+	if (t->skel) {
+		read_losses(t, &l);
+		x.lost_ringbuf = l.rb_drops;
+		x.lost_recursion = l.lost;
+		x.rescued = l.rescued;
+	}
+	x.events = st.events;
+	x.table_full = st.table_full;
+	x.partial = st.partial;
+	if (!kcounters_read(&k)) {
+		x.k_tw = k.tw - t->k0.tw;
+		x.k_tw_killed = k.tw_killed - t->k0.tw_killed;
+		x.k_tw_recycled = k.tw_recycled - t->k0.tw_recycled;
+		x.k_tw_overflow = k.tw_overflow - t->k0.tw_overflow;
+		x.k_tw_live = k.tw_live;
+	}
+	metrics_set_extra(t->metrics, &x);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tracer.h - the live tracer's state, shared by the loader's modules:
+ * tcpphase.c (main, poll loop, replay), bpfsetup.c (open, configure, load,
+ * attach), losses.c (what was lost, kernel counters, metrics extras).
+ */
+#ifndef __TRACER_H
+#define __TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <linux/types.h>
+
+#include "conntable.h"
+#include "kcounters.h"
+#include "metrics.h"
+#include "opts.h"
+#include "record.h"
+#include "sink.h"
+#include "summary.h"
+#include "tcpphase.h"
+
+#define POLL_MS 50
+#define LOSS_CHECK_NS 1000000000ULL
+
+struct tcpphase_bpf;
+struct ring_buffer;
+
+struct tracer {
+	struct options opts;
+	struct tcpphase_bpf *skel;
+	struct ring_buffer *rb;
+	struct conntable *table;
+	struct out out;
+	struct summary *summary;
+	struct metrics *metrics;
+	struct recorder *recorder;
+	struct kcounters k0;
+	uint64_t reported_loss;
+	uint64_t last_summary;
+	int rec_err; /* first recorder error, -errno */
+	uint64_t rec_refused; /* events the recording format refused */
+};
+
+/* tcpphase.c */
+uint64_t now_ns(clockid_t clk);
+void __attribute__((format(printf, 1, 2))) die_msg(const char *fmt, ...);
+int handle_event(void *ctx, void *data, size_t len);
+void record_event(struct tracer *t, const struct event *e);
+
+/* bpfsetup.c: open -> configure -> load -> attach; 0, or -1 with the reason printed */
+int start_bpf(struct tracer *t);
+/* Read one tw sock with probe_tw: 0, or -errno (-ENOENT: no longer that tw sock). */
+int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns);
+
+/* losses.c */
+void report_losses(struct tracer *t, bool final);
+void report_kcounters(struct tracer *t);
+void update_metrics(struct tracer *t);
+
+#endif /* __TRACER_H */
