@@ -13,6 +13,7 @@
 
 #include "conntable.h"
 #include "sink.h"
+#include "tuples.h"
 #include "unit.h"
 
 #define US(x) ((uint64_t)(x)*1000ULL)
@@ -35,16 +36,6 @@
 #define REQ1 0xffff888030000000ULL
 #define REQ2 0xffff888031000000ULL
 
-/* An endpoint's 4-tuple as BPF reports it: saddr/sport are the local side. */
-struct tup {
-	uint8_t family;
-	uint8_t laddr[16];
-	uint8_t raddr[16];
-	uint16_t lport;
-	uint16_t rport;
-};
-
-static const struct tup CLI = { AF_INET, { 10, 0, 0, 1 }, { 10, 0, 0, 2 }, 40000, 80 };
 static const struct tup SRV = { AF_INET, { 10, 0, 0, 2 }, { 10, 0, 0, 1 }, 80, 40000 };
 /* what a listener (and, in the kernel, its child at LISTEN -> SYN_RECV) shows */
 static const struct tup LSN = { AF_INET, { 0 }, { 0 }, 80, 0 };

@@ -22,6 +22,7 @@
 
 #include "conntable.h"
 #include "record.h"
+#include "tuples.h"
 #include "unit.h"
 
 #define US(x) (1000ULL * (uint64_t)(x))
@@ -169,17 +170,7 @@ static struct event rnd_event(void)
 	return e;
 }
 
-/* An endpoint's tuple as BPF reports it: saddr/sport are the local side. */
-struct tup {
-	uint8_t family;
-	uint8_t laddr[16];
-	uint8_t raddr[16];
-	uint16_t lport;
-	uint16_t rport;
-};
-
 /* 2001:db8::1 and 2001:db8::2 */
-static const struct tup CLI = { AF_INET, { 10, 0, 0, 1 }, { 10, 0, 0, 2 }, 40000, 80 };
 static const struct tup CLI2 = { AF_INET, { 10, 0, 0, 1 }, { 10, 0, 0, 3 }, 40001, 80 };
 static const struct tup SRV6 = { AF_INET6,
 				 { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 },
