@@ -164,6 +164,10 @@ static int configure(struct tracer *t)
 	s->rodata->n_rports = o->n_rports;
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
+	if (o->no_accept) {
+		bpf_program__set_autoload(s->progs.exit_accept4, false);
+		bpf_program__set_autoload(s->progs.exit_accept, false);
+	}
 	return probe_features(t);
 }
 

@@ -38,7 +38,16 @@ static const char doc[] =
 	"    tcpphase --metrics :9464  # serve Prometheus metrics while tracing\n"
 	"    tcpphase -W trace.tpp     # record; later: tcpphase -r trace.tpp --csv\n";
 
-enum { OPT_CSV = 256, OPT_MAX_CONNS, OPT_SUMMARY, OPT_BY, OPT_TOP, OPT_METRICS, OPT_STUCK };
+enum {
+	OPT_CSV = 256,
+	OPT_MAX_CONNS,
+	OPT_SUMMARY,
+	OPT_BY,
+	OPT_TOP,
+	OPT_METRICS,
+	OPT_STUCK,
+	OPT_NO_ACCEPT
+};
 
 static const struct argp_option options[] = {
 	{ "events", 'e', NULL, 0, "Print every state change (the state-change stream)", 0 },
@@ -59,6 +68,10 @@ static const struct argp_option options[] = {
 	{ "stuck", OPT_STUCK, "SECONDS", 0, "List sockets in CLOSE_WAIT/FIN_WAIT2 this long", 0 },
 	{ "write", 'W', "FILE", 0, "Record the raw event stream to FILE", 0 },
 	{ "read", 'r', "FILE", 0, "Replay a recorded FILE (no root, no BPF)", 0 },
+	{ "no-accept", OPT_NO_ACCEPT, NULL, 0,
+	  "Do not trace accept(): cheaper on busy hosts (every system call pays for an "
+	  "enabled syscall tracepoint); no accept_wait_us, passive owners from close()",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", 0 },
 	{ "version", 'V', NULL, 0, "Print the version", 0 },
@@ -224,6 +237,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_uint(arg, 16, 16777216, &v, err, sizeof(err)))
 			usage_fail("--max-conns: %s", err);
 		o->max_conns = v;
+		break;
+	case OPT_NO_ACCEPT:
+		o->no_accept = true;
 		break;
 	case OPT_SUMMARY:
 		o->summary = true;

@@ -20,6 +20,7 @@ struct options {
 	bool csv;
 	bool wide;
 	bool verbose;
+	bool no_accept; /* --no-accept: leave the syscall tracepoints alone */
 	pid_t pid;
 	int family; /* 0, AF_INET or AF_INET6 */
 	uint16_t lports[MAX_PORTS];
