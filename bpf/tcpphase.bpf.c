@@ -39,7 +39,7 @@ const volatile __u16 rports[MAX_PORTS] = {};
 const volatile __u32 n_rports = 0;
 const volatile __u64 tw_timer_fn = 0;
 const volatile __u64 req_timer_fn = 0;
-/* Jiffies per second: the kernel config's, else what user space measured. */
+/* Jiffies per second: the kernel config's (libbpf reads it), else 250. */
 extern unsigned int CONFIG_HZ __kconfig __weak;
 const volatile __u32 hz_fallback = 250;
 /* Wake the reader only once the ring buffer holds this many bytes. */
@@ -234,7 +234,7 @@ static __always_inline __u64 jiffies_to_ktime(__u64 now_ns, unsigned long expire
 	__s64 delta = (__s64)(expires - (unsigned long)bpf_jiffies64());
 	__u32 hz = CONFIG_HZ ? CONFIG_HZ : hz_fallback;
 
-	return now_ns + delta * (__s64)(NSEC_PER_SEC / (hz ? hz : 250));
+	return now_ns + delta * (__s64)(NSEC_PER_SEC / hz);
 }
 
 /*

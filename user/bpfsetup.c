@@ -79,7 +79,7 @@ static bool tracefs_ready(void)
 	return false;
 }
 
-/* Configure the programs from the options, before load. */
+/* Leave out every timer program (and probe_tw, which reads tw socks). */
 static void disable_timers(struct tcpphase_bpf *s)
 {
 	bpf_program__set_autoload(s->progs.timer_start, false);
@@ -226,7 +226,7 @@ int start_bpf(struct tracer *t)
 	int ret;
 
 	if (!privileged()) {
-		die_msg("permission denied: run as root or with CAP_BPF and CAP_PERFMON");
+		die_msg("%s", load_hint(-EPERM));
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {

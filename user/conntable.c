@@ -187,7 +187,6 @@ static void free_val(uint64_t key, void *val, void *ctx)
 void ct_free(struct conntable *t)
 {
 	struct req *r, *next;
-
 	struct conn *c, *cnext;
 
 	if (!t)
@@ -317,13 +316,30 @@ static struct conn *conn_new(struct conntable *t, const struct event *e)
 	return c;
 }
 
+/* Name the task that owns the endpoint. */
+static void take_owner(struct conn *c, uint32_t pid, const char *comm)
+{
+	c->pid = pid;
+	memcpy(c->comm, comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+}
+
+/* The first task seen acting on the socket in a system call owns it. */
 static void set_owner(struct conn *c, const struct event *e)
 {
-	if (!(e->flags & EVF_PROC_CTX) || c->pid)
-		return;
-	c->pid = e->pid;
-	memcpy(c->comm, e->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = '\0';
+	if ((e->flags & EVF_PROC_CTX) && !c->pid)
+		take_owner(c, e->pid, e->comm);
+}
+
+/*
+ * The endpoint is done with: free it, or, while the pending list still
+ * holds it, drop its keys so that the tick frees it.
+ */
+static void conn_release(struct conntable *t, struct conn *c)
+{
+	c->sk = c->tw = 0;
+	if (!c->on_pending)
+		obj_put(&t->conn_pool, c);
 }
 
 static void set_tuple(struct conn *c, const struct event *e)
@@ -362,10 +378,8 @@ static void join_request(struct conntable *t, struct conn *c, const struct event
 		c->syn_retrans = r->retrans;
 		if (r->syncookie)
 			c->hs_kind = HS_SYNCOOKIE;
-		if (l && l->pid) {
-			c->pid = l->pid;
-			memcpy(c->comm, l->comm, sizeof(c->comm));
-		}
+		if (l && l->pid)
+			take_owner(c, l->pid, l->comm);
 	} else if (e->ts_ns - t->t_first > SYNCOOKIE_AFTER_NS) {
 		c->hs_kind = HS_SYNCOOKIE;
 	} else {
@@ -413,28 +427,30 @@ static void pending_remove(struct conntable *t, struct conn *c)
 
 static void tw_flip(struct conn *c, uint8_t substate, uint64_t at);
 
+/* Time the tw sock's phase up to ts: the orphan's FIN_WAIT2, or TIME_WAIT. */
+static void tw_phase_end(struct conn *c, uint64_t ts)
+{
+	if (c->tw_substate == TS_FIN_WAIT2)
+		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, ts));
+	else
+		phase_add(c, PH_TIME_WAIT, dur(c->t_tw, ts));
+}
+
 /* The tw sock ended at ts: TIME_WAIT (or the orphan FIN_WAIT2) is over. */
 static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 {
 	if (end != TWE_EXPIRED && c->pend_expires) /* ended by a cancel */
 		tw_flip(c, c->pend_substate, c->pend_expires - TCP_TIMEWAIT_LEN_NS);
 	pending_remove(t, c);
-	if (c->tw_substate == TS_FIN_WAIT2) {
-		/* never reached TIME_WAIT: tcp_fin_timeout, or killed in FIN_WAIT2 */
-		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, ts));
-		if (end == TWE_EXPIRED)
-			end = TWE_NONE;
-	} else {
-		phase_add(c, PH_TIME_WAIT, dur(c->t_tw, ts));
-	}
+	tw_phase_end(c, ts);
+	/* never reached TIME_WAIT: tcp_fin_timeout, or killed in FIN_WAIT2 */
+	if (c->tw_substate == TS_FIN_WAIT2 && end == TWE_EXPIRED)
+		end = TWE_NONE;
 	c->tw_end = end;
 	c->t_end = ts;
 	u64map_del(t->tws, c->tw);
 	emit(t, c, REC_FINAL);
-	if (c->on_pending)
-		c->sk = c->tw = 0; /* freed by the tick, off the list */
-	else
-		obj_put(&t->conn_pool, c);
+	conn_release(t, c);
 }
 
 /* The substate went FIN_WAIT2 -> TIME_WAIT at 'at': the orphan's FIN_WAIT2 ends. */
@@ -447,7 +463,6 @@ static void tw_flip(struct conn *c, uint8_t substate, uint64_t at)
 	c->tw_substate = TS_TIME_WAIT;
 }
 
-/* The full socket is gone; a tw sock may carry on the endpoint. */
 /* A "-> CLOSE" just handled for the same socket and transition: a duplicate. */
 static bool recently_closed(struct conntable *t, const struct event *e)
 {
@@ -457,15 +472,15 @@ static bool recently_closed(struct conntable *t, const struct event *e)
 	return false;
 }
 
+/* The full socket is gone; a tw sock may carry on the endpoint. */
 static void sock_closed(struct conntable *t, struct conn *c, const struct event *e)
 {
-	t->closed[t->closed_next].sk = e->id;
-	t->closed[t->closed_next].oldstate = e->oldstate;
-	t->closed_next = (t->closed_next + 1) % RECENT_CLOSES;
-
 	struct tw_info *tw = e->aux ? u64map_del(t->tw_new, e->aux) : NULL;
 	int old = e->oldstate;
 
+	t->closed[t->closed_next].sk = e->id;
+	t->closed[t->closed_next].oldstate = e->oldstate;
+	t->closed_next = (t->closed_next + 1) % RECENT_CLOSES;
 	u64map_del(t->socks, c->sk);
 	take_counters(c, e);
 	c->t_end = e->ts_ns;
@@ -503,10 +518,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 		t->st.tw_overflow++; /* should have entered TIME_WAIT */
 	c->tw_end = TWE_NONE;
 	emit(t, c, REC_FINAL);
-	if (c->on_pending)
-		c->sk = 0;
-	else
-		obj_put(&t->conn_pool, c);
+	conn_release(t, c);
 }
 
 /* The first transition of a new full socket. */
@@ -522,12 +534,9 @@ static void sock_lost(struct conntable *t, struct conn *c, uint64_t ts)
 	c->partial = true;
 	c->t_end = ts;
 	c->tw_end = TWE_NONE;
-	if (c->role != ROLE_LISTENER && c->closing_seen)
-		emit(t, c, REC_FINAL);
-	if (!c->on_pending)
-		obj_put(&t->conn_pool, c);
-	else
-		c->sk = 0;
+	if (c->closing_seen)
+		emit(t, c, REC_FINAL); /* listeners are never emitted */
+	conn_release(t, c);
 }
 
 static void on_state(struct conntable *t, const struct event *e)
@@ -619,9 +628,7 @@ static void on_accept(struct conntable *t, const struct event *e)
 
 	if (!c)
 		return;
-	c->pid = e->pid;
-	memcpy(c->comm, e->comm, sizeof(c->comm));
-	c->comm[sizeof(c->comm) - 1] = '\0';
+	take_owner(c, e->pid, e->comm);
 	if (c->t_established && c->ph[PH_ACCEPT_WAIT] < 0)
 		c->ph[PH_ACCEPT_WAIT] = dur(c->t_established, e->ts_ns);
 }
@@ -735,10 +742,8 @@ static void req_failed(struct conntable *t, struct req *r, uint64_t ts)
 	c.ph[PH_HANDSHAKE] = dur(r->t_syn, ts);
 	c.tw_end = TWE_NONE;
 	c.state = TS_CLOSE;
-	if (l) {
-		c.pid = l->pid;
-		memcpy(c.comm, l->comm, sizeof(c.comm));
-	}
+	if (l)
+		take_owner(&c, l->pid, l->comm);
 	t->st.reqs_failed++;
 	emit(t, &c, REC_FINAL);
 }
@@ -901,10 +906,7 @@ static void flush_tw(uint64_t key, void *val, void *arg)
 	struct flush_ctx *f = arg;
 	struct conn *c = val;
 
-	if (c->tw_substate == TS_FIN_WAIT2)
-		phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, f->now));
-	else
-		phase_add(c, PH_TIME_WAIT, dur(c->t_tw, f->now));
+	tw_phase_end(c, f->now);
 	c->tw_end = TWE_IN_PROGRESS;
 	c->t_end = f->now;
 	emit(f->t, c, REC_FINAL);

@@ -174,17 +174,7 @@ void sb_us(struct strbuf *b, int64_t ns)
 
 void sb_csv(struct strbuf *b, const char *s)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		sb_str(b, s);
-		return;
-	}
-	sb_char(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			sb_char(b, '"');
-		sb_char(b, *s);
-	}
-	sb_char(b, '"');
+	b->len = csv_field(b->buf, b->cap, b->len, s);
 }
 
 void verror_line(const char *fmt, va_list ap)

@@ -19,23 +19,25 @@
 #include "bpfstats.h"
 #include "tcpphase.skel.h"
 
-/* Sum of kernel recursion misses of primaries and rescues. */
-static void recursion_misses(struct tracer *t, uint64_t *primary, uint64_t *rescue)
+/*
+ * Kernel recursion misses of the primary programs. A rescue's own misses
+ * are events its primary handled, so they are no loss.
+ */
+static uint64_t recursion_misses(struct tracer *t)
 {
 	struct bpf_program *prog;
+	uint64_t misses = 0;
 
-	*primary = *rescue = 0;
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		struct prog_stats ps;
 		int fd = bpf_program__fd(prog);
 
-		if (fd < 0 || prog_stats_read(fd, &ps))
+		if (fd < 0 || strstr(bpf_program__name(prog), "_rescue") ||
+		    prog_stats_read(fd, &ps))
 			continue;
-		if (strstr(bpf_program__name(prog), "_rescue"))
-			*rescue += ps.recursion_misses;
-		else
-			*primary += ps.recursion_misses;
+		misses += ps.recursion_misses;
 	}
+	return misses;
 }
 
 /* Losses so far: ring-buffer drops, events no program saw, table overflow. */
@@ -43,17 +45,17 @@ struct losses {
 	uint64_t rb_drops;
 	uint64_t rescued;
 	uint64_t misses; /* primary misses */
-	uint64_t lost; /* misses the rescue did not catch */
+	uint64_t lost; /* misses the rescue did not catch, or missed transitions */
 	uint64_t full;
 };
 
 static void read_losses(struct tracer *t, struct losses *l)
 {
-	uint64_t cnt[CNT_MAX] = { 0 }, rescue_misses;
+	uint64_t cnt[CNT_MAX] = { 0 };
 	struct ct_stats st;
 
 	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
-	recursion_misses(t, &l->misses, &rescue_misses);
+	l->misses = recursion_misses(t);
 	ct_get_stats(t->table, &st);
 	l->rb_drops = cnt[CNT_RB_DROPS];
 	l->rescued = cnt[CNT_RESCUED];
@@ -64,6 +66,13 @@ static void read_losses(struct tracer *t, struct losses *l)
 	 */
 	l->rescued -= st.duplicates < l->rescued ? st.duplicates : l->rescued;
 	l->lost = l->misses > l->rescued ? l->misses - l->rescued : 0;
+	/*
+	 * A transition that did not follow the socket's last known state means
+	 * at least one event lost somewhere, even when no kernel counter saw it:
+	 * count the larger of the two, so that no loss goes unreported.
+	 */
+	if (st.missed > l->lost)
+		l->lost = st.missed;
 	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
 }
 
@@ -74,14 +83,7 @@ void report_losses(struct tracer *t, bool final)
 	uint64_t total;
 
 	read_losses(t, &l);
-	/*
-	 * A transition that did not follow the socket's last known state means
-	 * at least one event lost somewhere, even when no kernel counter saw it:
-	 * count the larger of the two, so that no loss goes unreported.
-	 */
 	ct_get_stats(t->table, &st);
-	if (st.missed > l.lost)
-		l.lost = st.missed;
 	total = l.rb_drops + l.lost + l.full;
 	if (!final && total == t->reported_loss)
 		return;
@@ -151,7 +153,7 @@ void update_metrics(struct tracer *t)
 		x.rescued = l.rescued;
 	}
 	x.events = st.events;
-	x.table_full = st.table_full;
+	x.table_full = t->skel ? l.full : st.table_full;
 	x.partial = st.partial;
 	if (!kcounters_read(&k)) {
 		x.k_tw = k.tw - t->k0.tw;

@@ -188,6 +188,17 @@ static void list_stuck_at_start(struct tracer *t)
 	free(s);
 }
 
+/* -i: print the summary once its interval has passed (event time in a replay). */
+static void interval_summary(struct tracer *t, uint64_t now)
+{
+	if (!t->summary || t->opts.interval_s <= 0 ||
+	    now - t->last_summary < t->opts.interval_s * 1e9)
+		return;
+	summary_print(t->summary, t->out.f, (now - t->last_summary) / 1e9);
+	summary_reset(t->summary);
+	t->last_summary = now;
+}
+
 /* Once a second: losses, metrics, stuck sockets, and the periodic summary. */
 static void periodic(struct tracer *t, uint64_t now)
 {
@@ -198,12 +209,7 @@ static void periodic(struct tracer *t, uint64_t now)
 		probe_orphans(t, now);
 		ct_each_stuck(t->table, now, t->opts.stuck_s * 1e9, print_stuck, t);
 	}
-	if (t->summary && t->opts.interval_s > 0 &&
-	    now - t->last_summary >= t->opts.interval_s * 1e9) {
-		summary_print(t->summary, t->out.f, (now - t->last_summary) / 1e9);
-		summary_reset(t->summary);
-		t->last_summary = now;
-	}
+	interval_summary(t, now);
 }
 
 /* The end of tracing at 'now': settle the table, record the end, final outputs. */
@@ -288,13 +294,7 @@ static int replay(struct tracer *t)
 		if (e.ts_ns - last_tick >= POLL_MS * 1000000ULL) {
 			ct_tick(t->table, e.ts_ns);
 			last_tick = e.ts_ns;
-			if (t->summary && t->opts.interval_s > 0 &&
-			    e.ts_ns - t->last_summary >= t->opts.interval_s * 1e9) {
-				summary_print(t->summary, t->out.f,
-					      (e.ts_ns - t->last_summary) / 1e9);
-				summary_reset(t->summary);
-				t->last_summary = e.ts_ns;
-			}
+			interval_summary(t, e.ts_ns);
 		}
 		if (out_flush(&t->out))
 			break;
