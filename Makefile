@@ -57,7 +57,7 @@ $(OUTPUT) $(OUTPUT)/tests:
 
 $(OUTPUT)/tcpphase.bpf.o: bpf/tcpphase.bpf.c bpf/tcpphase.h $(VMLINUX) | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Ivmlinux/$(ARCH) \
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf -Ivmlinux/$(ARCH) \
 		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 
 $(OUTPUT)/tcpphase.skel.h: $(OUTPUT)/tcpphase.bpf.o

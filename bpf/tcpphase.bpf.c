@@ -44,6 +44,14 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 const volatile __u32 hz_fallback = 250;
 /* Wake the reader only once the ring buffer holds this many bytes. */
 const volatile __u64 wakeup_bytes = 0;
+/* Gather each socket's transitions in sock_slots (1 << slot_bits of them). */
+const volatile bool aggregate = false;
+const volatile __u32 slot_bits = 10;
+
+/* How many slots from its hash a socket or request may land in. */
+#define SLOT_PROBES 4
+#define NO_STEP 0xff
+#define NO_SLOT 0xffffffffU
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -83,6 +91,9 @@ struct tw_link {
 	__u32 netns;
 	__u16 sport;
 	__u16 dport;
+	__u64 start_ns; /* aggregation: what its TW_START event would say */
+	__u64 expires_ns;
+	__u8 substate;
 };
 
 /* The socket whose connect() ran last on this CPU, to spot TIME_WAIT reuse. */
@@ -105,6 +116,63 @@ struct {
 	__type(value, struct connect_ctx);
 } last_connect SEC(".maps");
 
+/*
+ * Aggregation: a socket's transitions are gathered in a slot of this array
+ * and cross the ring buffer once, at "-> CLOSE". Slots are claimed with a
+ * compare-and-swap on 'sk' (no locks: a map update would take a spinlock
+ * with interrupts off on every transition); a socket that finds no free
+ * slot is sent per transition instead, and counted. User space reads what
+ * is left in the slots when tracing stops.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* 1 << slot_bits, set by user space */
+	__type(key, __u32);
+	__type(value, struct sock_slot);
+} sock_slots SEC(".maps");
+
+/*
+ * A request sock, from its timer's first arming (the SYN) until its child
+ * takes it over. A request without a slot has its events sent as they come:
+ * one that needed a SYN-ACK retransmit, that recycles a TIME_WAIT, or that
+ * found the slots full.
+ */
+struct req_slot {
+	__u64 req; /* owner, 0 if free */
+	__u64 syn_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* 1 << slot_bits, set by user space */
+	__type(key, __u32);
+	__type(value, struct req_slot);
+} req_slots SEC(".maps");
+
+/* The request cancelled last on this CPU, until its child takes it (tcpphase.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct req_wait);
+} req_waits SEC(".maps");
+
+/* The TIME_WAIT timer cancelled last on this CPU: a start right after it is a re-arm. */
+struct tw_cancel {
+	__u64 tw;
+	__u32 netns;
+	__u16 sport;
+	__u16 dport;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_cancel);
+} last_tw_cancel SEC(".maps");
+
 /* With -p: the sockets that belong to target_pid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -113,12 +181,17 @@ struct {
 	__type(value, __u8);
 } pid_socks SEC(".maps");
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_n(idx, 1);
 }
 
 /* Primary: record that this CPU handled event (obj, what) of hook. */
@@ -187,13 +260,23 @@ static __always_inline struct event *event_reserve(void)
  * Submit without waking the reader (it polls on a timer) unless the
  * buffer is filling up: wakeups, not BPF work, are what costs throughput.
  */
+static __always_inline __u64 submit_flags(void)
+{
+	if (!wakeup_bytes || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return 0;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void event_submit(struct event *e)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, submit_flags());
+}
 
-	if (!wakeup_bytes || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = 0;
-	bpf_ringbuf_submit(e, flags);
+/* Copy a prepared record into the ring buffer; lost_events counted on failure. */
+static __always_inline void output(void *rec, __u64 size, __u64 lost_events)
+{
+	if (bpf_ringbuf_output(&events, rec, size, submit_flags()))
+		count_n(CNT_RB_DROPS, lost_events);
 }
 
 /* Fill family, netns, addresses of a sock_common (full, tw or req sock). */
@@ -259,15 +342,293 @@ static __always_inline void read_sock(struct event *e, const struct sock *sk)
 	}
 }
 
+/*
+ * A kernel pointer's slot. The verifier allows no arithmetic on a socket
+ * pointer: its low half is copied out as a number first.
+ */
+static __always_inline __u32 slot_hash(__u64 ptr)
+{
+	__u32 lo = 0;
+
+	bpf_probe_read_kernel(&lo, sizeof(lo), &ptr);
+
+	return (lo * 0x9E3779B1U) >> (32 - slot_bits);
+}
+
+/*
+ * The socket's aggregation slot; with claim, a free one is taken for it.
+ * The free slot is remembered by index: clang merges tests on a kept
+ * pointer into arithmetic that the verifier refuses.
+ */
+static __always_inline struct sock_slot *sock_slot_get(__u64 sk, bool claim)
+{
+	__u32 h = slot_hash(sk), mask = (1U << slot_bits) - 1, free = NO_SLOT;
+	struct sock_slot *s;
+
+	for (int i = 0; i < SLOT_PROBES; i++) {
+		__u32 idx = (h + i) & mask;
+
+		s = bpf_map_lookup_elem(&sock_slots, &idx);
+		if (!s)
+			return NULL;
+		if (s->sk == sk)
+			return s;
+		if (!s->sk && free == NO_SLOT)
+			free = idx;
+	}
+	if (!claim || free == NO_SLOT)
+		return NULL;
+	s = bpf_map_lookup_elem(&sock_slots, &free);
+	if (!s || __sync_val_compare_and_swap(&s->sk, 0, sk))
+		return NULL;
+	s->rec.n_steps = 0;
+	s->rec.owner_step = NO_STEP;
+	s->rec.head.pid = 0;
+	s->rec.head.comm[0] = 0;
+	s->rec.head.aux = 0;
+	s->rec.req = 0;
+	s->rec.accept_ns = 0;
+	return s;
+}
+
+/* The request's slot; *claimed says it was free and is now the request's. */
+static __always_inline struct req_slot *req_slot_get(__u64 req, bool claim, bool *claimed)
+{
+	__u32 h = slot_hash(req), mask = (1U << slot_bits) - 1, free = NO_SLOT;
+	struct req_slot *r;
+
+	*claimed = false;
+	for (int i = 0; i < SLOT_PROBES; i++) {
+		__u32 idx = (h + i) & mask;
+
+		r = bpf_map_lookup_elem(&req_slots, &idx);
+		if (!r)
+			return NULL;
+		if (r->req == req)
+			return r;
+		if (!r->req && free == NO_SLOT)
+			free = idx;
+	}
+	if (!claim || free == NO_SLOT)
+		return NULL;
+	r = bpf_map_lookup_elem(&req_slots, &free);
+	if (!r || __sync_val_compare_and_swap(&r->req, 0, req))
+		return NULL;
+	*claimed = true;
+	return r;
+}
+
+/* The socket's addresses are those of the event. */
+static __always_inline bool same_addrs(const struct event *e, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	__u32 a[8] = {}, b[8];
+
+	if (e->family != skc->skc_family)
+		return false;
+	if (e->family == AF_INET6) {
+		__builtin_memcpy(a, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(a + 4, &skc->skc_v6_daddr, 16);
+	} else {
+		a[0] = skc->skc_rcv_saddr;
+		a[4] = skc->skc_daddr;
+	}
+	__builtin_memcpy(b, e->saddr, 16);
+	__builtin_memcpy(b + 4, e->daddr, 16);
+	for (int i = 0; i < 8; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+static __always_inline void req_slot_free(__u64 req)
+{
+	bool claimed;
+	struct req_slot *r = req_slot_get(req, false, &claimed);
+
+	if (r)
+		r->req = 0;
+}
+
+/* A request that died with no child: send what its events would have said. */
+static __always_inline void req_wait_send(struct req_wait *w)
+{
+	__u64 syn = w->ev.ts_ns;
+
+	w->ev.type = EV_REQ_START;
+	output(&w->ev, sizeof(w->ev), 2);
+	w->ev.type = EV_REQ_CANCEL;
+	w->ev.ts_ns = w->cancel_ns;
+	output(&w->ev, sizeof(w->ev), 1);
+	w->ev.ts_ns = syn;
+	req_slot_free(w->ev.id);
+}
+
+/*
+ * Aggregation: the request cancelled last on this CPU, when this state
+ * change is its child's "SYN_RECV ->"; else it died childless and is sent.
+ */
+static __always_inline struct req_wait *req_wait_take(const struct sock *sk, int oldstate,
+						      __u32 netns, __u16 sport, __u16 dport)
+{
+	__u32 zero = 0;
+	struct req_wait *w = bpf_map_lookup_elem(&req_waits, &zero);
+
+	if (!w || !w->pending)
+		return NULL;
+	w->pending = 0;
+	if (oldstate == TCP_SYN_RECV && w->ev.netns == netns && w->ev.sport == sport &&
+	    w->ev.dport == dport && same_addrs(&w->ev, sk)) {
+		if (!w->sent)
+			req_slot_free(w->ev.id);
+		return w;
+	}
+	if (!w->sent)
+		req_wait_send(w);
+	return NULL;
+}
+
+/* The counters a record carries at the end of a phase. */
+static __always_inline void read_counters(struct event *e, const struct tcp_sock *tp)
+{
+	e->tx_bytes = tp->bytes_acked;
+	e->rx_bytes = tp->bytes_received;
+	e->retrans = tp->total_retrans;
+	e->srtt_us = tp->srtt_us >> 3;
+}
+
+/* Send a slot's steps as one EV_AGG record and start a new batch. */
+static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
+				     const struct tcp_sock *tp, __u16 sport, __u16 dport)
+{
+	struct event *h = &s->rec.head;
+	__u8 n = s->rec.n_steps;
+	struct agg_step *last = &s->rec.steps[(n - 1) & (AGG_STEPS - 1)];
+
+	h->ts_ns = last->ts_ns;
+	h->type = EV_AGG;
+	h->id = (__u64)sk;
+	h->flags = 0;
+	h->cpu = bpf_get_smp_processor_id();
+	h->oldstate = last->oldstate;
+	h->newstate = last->newstate;
+	h->err = last->err;
+	h->sport = sport;
+	h->dport = dport;
+	read_sock(h, sk);
+	read_counters(h, tp);
+	output(&s->rec, sizeof(s->rec), n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0));
+	s->rec.n_steps = 0;
+	s->rec.owner_step = NO_STEP;
+	s->rec.head.aux = 0;
+	s->rec.req = 0;
+	s->rec.accept_ns = 0;
+}
+
+/*
+ * Add a state change to the socket's slot. The slot is sent at "-> CLOSE",
+ * when full, and when a child's events must reach user space now (its
+ * request's were sent as they came).
+ */
+static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk,
+				      const struct tcp_sock *tp, int oldstate, int newstate,
+				      __u16 sport, __u16 dport, __u8 flags, bool proc,
+				      const struct req_wait *w, const struct tw_link *l, __u64 tw)
+{
+	__u8 n = s->rec.n_steps;
+	bool send = newstate == TCP_CLOSE;
+	struct agg_step *st;
+
+	if (n >= AGG_STEPS) {
+		agg_send(s, sk, tp, sport, dport);
+		n = 0;
+	}
+	/* a socket freed without "-> CLOSE" left its steps: not this one's */
+	if ((oldstate == TCP_CLOSE || oldstate == TCP_LISTEN) && n) {
+		n = 0;
+		s->rec.owner_step = NO_STEP;
+		s->rec.head.pid = 0;
+	}
+	st = &s->rec.steps[n & (AGG_STEPS - 1)];
+	st->ts_ns = bpf_ktime_get_ns();
+	st->retrans = tp->total_retrans;
+	st->oldstate = oldstate;
+	st->newstate = newstate;
+	st->err = sk->sk_err;
+	st->flags = flags;
+	if (proc && !s->rec.head.pid) {
+		s->rec.head.pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(s->rec.head.comm, sizeof(s->rec.head.comm));
+		s->rec.owner_step = n;
+	}
+	s->rec.n_steps = n + 1;
+	/* the tuple is complete once established; user space reads it at exit */
+	if (n == 0 || newstate == TCP_ESTABLISHED) {
+		s->rec.head.family = sk->__sk_common.skc_family;
+		s->rec.head.sport = sport;
+		s->rec.head.dport = dport;
+		read_sock(&s->rec.head, sk);
+	}
+	if (w && w->sent) {
+		send = true;
+	} else if (w) {
+		s->rec.req = w->ev.id;
+		s->rec.req_syn_ns = w->ev.ts_ns;
+		s->rec.req_listener = w->ev.aux;
+		s->rec.req_retrans = w->ev.retrans;
+		s->rec.req_flags = w->ev.flags & EVF_SYNCOOKIE;
+	}
+	if (l) {
+		s->rec.head.aux = tw;
+		s->rec.tw_start_ns = l->start_ns;
+		s->rec.tw_expires_ns = l->expires_ns;
+		s->rec.tw_substate = l->substate;
+	}
+	if (send)
+		agg_send(s, sk, tp, sport, dport);
+	if (newstate == TCP_CLOSE)
+		s->sk = 0;
+}
+
+/* Aggregation, socket sent per transition: the tw sock's first arming, as an event. */
+static __always_inline void send_tw_start(const struct tw_link *l, __u64 tw,
+					  const struct sock *sk, __u16 sport, __u16 dport)
+{
+	struct event *e = event_reserve();
+
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = l->start_ns;
+	e->type = EV_TW_START;
+	e->id = tw;
+	e->aux = l->expires_ns;
+	e->newstate = l->substate;
+	e->cpu = bpf_get_smp_processor_id();
+	e->sport = sport;
+	e->dport = dport;
+	read_sock(e, sk);
+	event_submit(e);
+}
+
+/* Aggregation, child sent per transition: its request's REQ_START, before it. */
+static __always_inline void send_req_start(struct req_wait *w)
+{
+	w->ev.type = EV_REQ_START;
+	output(&w->ev, sizeof(w->ev), 1);
+}
+
 static __always_inline int handle_set_state(const struct sock *sk, int oldstate, int newstate,
 					    __u8 flags)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	bool proc = in_process_ctx(oldstate, newstate);
+	struct req_wait *w = NULL;
+	struct tw_link *l = NULL;
 	__u16 family, sport, dport;
 	struct event *e;
-	__u32 zero = 0;
-	__u64 skp = (__u64)sk;
+	__u32 zero = 0, netns;
+	__u64 skp = (__u64)sk, tw = 0;
 
 	if (!tp)
 		return 0;
@@ -301,6 +662,37 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 			c->pid_tgid = bpf_get_current_pid_tgid();
 		}
 	}
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && tp->fastopen_rsk)
+		flags |= EVF_FASTOPEN;
+	netns = sk->__sk_common.skc_net.net->ns.inum;
+	if (newstate == TCP_CLOSE) {
+		l = bpf_map_lookup_elem(&last_tw, &zero);
+		if (l && l->tw && l->netns == netns && l->sport == sport && l->dport == dport) {
+			tw = l->tw;
+			l->tw = 0; /* claimed */
+		} else {
+			l = NULL;
+		}
+	}
+
+	if (aggregate) {
+		w = req_wait_take(sk, oldstate, netns, sport, dport);
+		/* listeners are few, and their children need them known at once */
+		if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE)) {
+			struct sock_slot *s = sock_slot_get(skp, true);
+
+			if (s) {
+				agg_state(s, sk, tp, oldstate, newstate, sport, dport, flags, proc,
+					  w, l, tw);
+				return 0;
+			}
+			count(CNT_AGG_FULL);
+		}
+		if (w && !w->sent)
+			send_req_start(w);
+		if (l)
+			send_tw_start(l, tw, sk, sport, dport);
+	}
 
 	e = event_reserve();
 	if (!e)
@@ -314,7 +706,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	e->newstate = newstate;
 	e->sport = sport;
 	e->dport = dport;
-	e->aux = 0;
+	e->aux = tw;
 	e->pid = 0;
 	e->comm[0] = 0;
 	e->err = sk->sk_err;
@@ -324,24 +716,10 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 
 	/* Byte and retransmit counts matter when a phase ends. */
 	if (newstate == TCP_CLOSE || newstate == TCP_ESTABLISHED || oldstate == TCP_ESTABLISHED) {
-		e->tx_bytes = tp->bytes_acked;
-		e->rx_bytes = tp->bytes_received;
-		e->retrans = tp->total_retrans;
-		e->srtt_us = tp->srtt_us >> 3;
+		read_counters(e, tp);
 	} else {
 		e->tx_bytes = e->rx_bytes = 0;
 		e->retrans = e->srtt_us = 0;
-	}
-	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && tp->fastopen_rsk)
-		e->flags |= EVF_FASTOPEN;
-
-	if (newstate == TCP_CLOSE) {
-		struct tw_link *l = bpf_map_lookup_elem(&last_tw, &zero);
-
-		if (l && l->tw && l->netns == e->netns && l->sport == sport && l->dport == dport) {
-			e->aux = l->tw;
-			l->tw = 0;
-		}
 	}
 	event_submit(e);
 	return 0;
@@ -375,91 +753,208 @@ static __always_inline bool timer_ours(struct timer_list *timer)
 	return fn && (fn == tw_timer_fn || fn == req_timer_fn);
 }
 
-/* A TIME_WAIT or request sock timer event; type is EV_TW_* for the tw timer. */
-static __always_inline int handle_timer(struct timer_list *timer, int tw_type, int req_type,
-					__u8 flags)
+/* A request sock's event, ts and type given (also kept by a req_wait). */
+static __always_inline void fill_req(struct event *e, struct request_sock *req, int type,
+				     __u64 ts, __u8 flags)
 {
-	__u64 fn = (__u64)timer->function;
-	__u64 now = bpf_ktime_get_ns();
-	struct sock_common *skc;
-	struct event *e;
-	__u16 sport, dport, family;
-	__u32 zero = 0;
+	struct sock_common *skc = &req->__req_common;
 
-	if (fn == tw_timer_fn) {
-		struct inet_timewait_sock *tw;
-
-		tw = (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
-		skc = &tw->__tw_common;
-		family = BPF_CORE_READ(skc, skc_family);
-		sport = BPF_CORE_READ(skc, skc_num);
-		dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-		if (!tuple_wanted(family, sport, dport))
-			return 0;
-		e = event_reserve();
-		if (!e)
-			return 0;
-		e->type = tw_type;
-		e->id = (__u64)tw;
-		e->newstate = BPF_CORE_READ(tw, tw_substate);
-		e->aux = jiffies_to_ktime(now, timer->expires);
-		e->retrans = 0;
-	} else {
-		struct request_sock *req;
-
-		req = (void *)timer - bpf_core_field_offset(struct request_sock, rsk_timer);
-		skc = &req->__req_common;
-		family = BPF_CORE_READ(skc, skc_family);
-		sport = BPF_CORE_READ(skc, skc_num);
-		dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-		if (!tuple_wanted(family, sport, dport))
-			return 0;
-		e = event_reserve();
-		if (!e)
-			return 0;
-		e->type = req_type;
-		e->id = (__u64)req;
-		e->newstate = TCP_NEW_SYN_RECV;
-		e->aux = (__u64)BPF_CORE_READ(skc, skc_listener);
-		e->retrans = BPF_CORE_READ(req, num_retrans);
-		if (BPF_CORE_READ_BITFIELD_PROBED(req, syncookie))
-			flags |= EVF_SYNCOOKIE;
-	}
-	e->ts_ns = now;
+	if (BPF_CORE_READ_BITFIELD_PROBED(req, syncookie))
+		flags |= EVF_SYNCOOKIE;
+	e->ts_ns = ts;
+	e->type = type;
+	e->id = (__u64)req;
+	e->flags = flags;
 	e->cpu = bpf_get_smp_processor_id();
 	e->oldstate = 0;
-	e->sport = sport;
+	e->newstate = TCP_NEW_SYN_RECV;
+	e->sport = BPF_CORE_READ(skc, skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	e->aux = (__u64)BPF_CORE_READ(skc, skc_listener);
+	e->retrans = BPF_CORE_READ(req, num_retrans);
 	e->pid = 0;
 	e->comm[0] = 0;
 	e->err = 0;
 	e->tx_bytes = e->rx_bytes = 0;
 	e->srtt_us = 0;
 	read_common(e, skc);
+}
 
-	if (e->type == EV_TW_START) {
+static __always_inline void send_req(struct request_sock *req, int type, __u64 ts, __u8 flags)
+{
+	struct event *e = event_reserve();
+
+	if (!e)
+		return;
+	fill_req(e, req, type, ts, flags);
+	event_submit(e);
+}
+
+/* Aggregation: a SYN on the tuple of a TIME_WAIT just cancelled here recycles it. */
+static __always_inline bool tw_recycled(__u32 netns, __u16 sport, __u16 dport)
+{
+	__u32 zero = 0;
+	struct tw_cancel *c = bpf_map_lookup_elem(&last_tw_cancel, &zero);
+
+	if (!c || !c->tw || c->netns != netns || c->sport != sport || c->dport != dport)
+		return false;
+	c->tw = 0;
+	return true;
+}
+
+/* Aggregation: keep a cancelled request for its child (see struct req_wait). */
+static __always_inline void req_wait_set(struct req_wait *w, struct request_sock *req,
+					 __u64 syn_ns, __u64 now, bool sent, __u8 flags)
+{
+	if (w->pending && !w->sent)
+		req_wait_send(w); /* the one before had no child */
+	fill_req(&w->ev, req, EV_REQ_START, syn_ns, flags);
+	w->cancel_ns = now;
+	w->sent = sent;
+	w->pending = 1;
+}
+
+/*
+ * The request sock timer. Aggregating, a request's SYN time is kept in a
+ * slot and rides on its child's record; its events are sent as they come
+ * only once it has no slot (see struct req_slot).
+ */
+static __always_inline int handle_req_timer(struct request_sock *req, int type, __u64 now,
+					    __u8 flags)
+{
+	struct sock_common *skc = &req->__req_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u16 sport = BPF_CORE_READ(skc, skc_num);
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	__u64 id = (__u64)req;
+	struct req_wait *w;
+	struct req_slot *r;
+	__u32 zero = 0;
+	bool claimed;
+
+	if (!tuple_wanted(family, sport, dport))
+		return 0;
+	w = aggregate ? bpf_map_lookup_elem(&req_waits, &zero) : NULL;
+	if (w && type == EV_REQ_START) {
+		if (w->expired == id) {
+			w->expired = 0; /* re-armed after a SYN-ACK retransmit */
+		} else if (!tw_recycled(BPF_CORE_READ(skc, skc_net.net, ns.inum), sport, dport)) {
+			r = req_slot_get(id, true, &claimed);
+			if (r && claimed)
+				r->syn_ns = now;
+			if (r)
+				return 0;
+			count(CNT_AGG_FULL);
+		}
+	} else if (w && type == EV_REQ_EXPIRE) {
+		if (w->pending && w->ev.id == id)
+			w->pending = 0; /* its cancel was the timer firing */
+		w->expired = id;
+		r = req_slot_get(id, false, &claimed);
+		if (r) {
+			send_req(req, EV_REQ_START, r->syn_ns, flags);
+			r->req = 0;
+		}
+	} else if (w) {
+		r = req_slot_get(id, false, &claimed);
+		req_wait_set(w, req, r ? r->syn_ns : 0, now, !r, flags);
+		if (r)
+			return 0;
+	}
+	send_req(req, type, now, flags);
+	return 0;
+}
+
+/*
+ * The TIME_WAIT timer. Its first arming is kept for the socket's
+ * "-> CLOSE" that follows on this CPU; aggregating, it is sent with it.
+ */
+static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int type, __u64 now,
+					   unsigned long expires, __u8 flags)
+{
+	struct sock_common *skc = &tw->__tw_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u16 sport = BPF_CORE_READ(skc, skc_num);
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	__u8 substate = BPF_CORE_READ(tw, tw_substate);
+	__u64 expires_ns = jiffies_to_ktime(now, expires);
+	struct tw_cancel *c;
+	struct event *e;
+	__u32 zero = 0, netns;
+
+	if (!tuple_wanted(family, sport, dport))
+		return 0;
+	netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	c = bpf_map_lookup_elem(&last_tw_cancel, &zero);
+	if (type == EV_TW_START && c && c->tw == (__u64)tw) {
+		c->tw = 0; /* a re-arm: cancel, then start */
+	} else if (type == EV_TW_START) {
 		struct tw_link *l = bpf_map_lookup_elem(&last_tw, &zero);
 
 		if (l) {
-			l->tw = e->id;
-			l->netns = e->netns;
+			l->tw = (__u64)tw;
+			l->netns = netns;
 			l->sport = sport;
 			l->dport = dport;
+			l->start_ns = now;
+			l->expires_ns = expires_ns;
+			l->substate = substate;
 		}
-	} else if (e->type == EV_TW_CANCEL) {
+		if (aggregate)
+			return 0;
+	} else if (type == EV_TW_CANCEL) {
 		/* reuse: connect() on this CPU, same task, same tuple */
-		struct connect_ctx *c = bpf_map_lookup_elem(&last_connect, &zero);
+		struct connect_ctx *cc = bpf_map_lookup_elem(&last_connect, &zero);
 
-		if (c && c->sk && c->pid_tgid == bpf_get_current_pid_tgid()) {
-			const struct sock *sk = (const struct sock *)c->sk;
+		if (c) {
+			c->tw = (__u64)tw;
+			c->netns = netns;
+			c->sport = sport;
+			c->dport = dport;
+		}
+		if (cc && cc->sk && cc->pid_tgid == bpf_get_current_pid_tgid()) {
+			const struct sock *sk = (const struct sock *)cc->sk;
 
 			if (BPF_CORE_READ(sk, __sk_common.skc_num) == sport &&
 			    bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == dport)
 				flags |= EVF_CONNECTING;
 		}
 	}
+	e = event_reserve();
+	if (!e)
+		return 0;
+	e->ts_ns = now;
+	e->type = type;
+	e->id = (__u64)tw;
 	e->flags = flags;
+	e->cpu = bpf_get_smp_processor_id();
+	e->oldstate = 0;
+	e->newstate = substate;
+	e->sport = sport;
+	e->dport = dport;
+	e->aux = expires_ns;
+	e->pid = 0;
+	e->comm[0] = 0;
+	e->err = 0;
+	e->tx_bytes = e->rx_bytes = 0;
+	e->retrans = e->srtt_us = 0;
+	read_common(e, skc);
 	event_submit(e);
 	return 0;
+}
+
+/* A TIME_WAIT or request sock timer event; type is EV_TW_* for the tw timer. */
+static __always_inline int handle_timer(struct timer_list *timer, int tw_type, int req_type,
+					__u8 flags)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if ((__u64)timer->function == tw_timer_fn)
+		return handle_tw_timer((void *)timer - bpf_core_field_offset(
+								struct inet_timewait_sock, tw_timer),
+				       tw_type, now, timer->expires, flags);
+	return handle_req_timer((void *)timer - bpf_core_field_offset(struct request_sock, rsk_timer),
+				req_type, now, flags);
 }
 
 #define TIMER_PROGS(name, hook, tw_type, req_type)                                        \
@@ -525,6 +1020,19 @@ static __always_inline int handle_accept(long fd)
 
 		if (bpf_map_update_elem(&pid_socks, &skp, &one, BPF_ANY))
 			count(CNT_SCRATCH_FULL);
+	}
+	if (aggregate) {
+		struct sock_slot *s = sock_slot_get((__u64)sk, false);
+
+		/* an accept rides on the socket's record; the first one counts */
+		if (s) {
+			if (!s->rec.accept_ns) {
+				s->rec.accept_ns = bpf_ktime_get_ns();
+				s->rec.accept_pid = bpf_get_current_pid_tgid() >> 32;
+				bpf_get_current_comm(s->rec.accept_comm, sizeof(s->rec.accept_comm));
+			}
+			return 0;
+		}
 	}
 	e = event_reserve();
 	if (!e)

@@ -90,6 +90,75 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
+/*
+ * A ring-buffer-only record type (never in a recording): one socket's
+ * transitions gathered in the kernel and handed over at once, so that one
+ * record per endpoint, not one per transition, crosses the ring buffer.
+ */
+#define EV_AGG 0x40
+#define AGG_STEPS 8
+
+/* One transition of an aggregated socket. flags: EVF_* of that transition. */
+struct agg_step {
+	__u64 ts_ns;
+	__u32 retrans; /* total_retrans at the change */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 err; /* sk_err at the change */
+	__u8 flags;
+};
+
+/*
+ * EV_AGG: head is an EV_STATE-like record of the last step (type EV_AGG,
+ * tuple, counters, owner pid/comm from the first process-context step,
+ * aux = the tw sock when the last step is -> CLOSE). What other hooks
+ * learnt of the socket rides along: the request sock it was made from
+ * (req != 0), its accept() (accept_ns != 0), the tw sock that took over
+ * (head.aux != 0). User space expands it into the events it stands for.
+ */
+struct agg_event {
+	struct event head;
+	__u64 req; /* request sock, 0 if none */
+	__u64 req_syn_ns; /* its timer first armed: the SYN's arrival */
+	__u64 req_listener;
+	__u64 accept_ns;
+	__u64 tw_start_ns;
+	__u64 tw_expires_ns;
+	__u32 req_retrans;
+	__u32 accept_pid;
+	__u8 req_flags; /* EVF_SYNCOOKIE */
+	__u8 tw_substate;
+	__u8 n_steps;
+	__u8 owner_step; /* the step whose task owns the socket, 0xff if none */
+	__u8 pad[4];
+	char accept_comm[TASK_COMM_LEN];
+	struct agg_step steps[AGG_STEPS];
+};
+
+/* A socket's aggregation slot (map sock_slots, read by user space at exit). */
+struct sock_slot {
+	__u64 sk; /* owner, 0 if free */
+	struct agg_event rec;
+};
+
+/*
+ * Aggregation, per CPU (map req_waits): the request whose timer was just
+ * cancelled here. A timer that fires is first detached, which the kernel
+ * also reports as a cancel: the expiry follows at once. A cancel that is an
+ * end is followed, on the same CPU and before any other state change, by
+ * the child's "SYN_RECV -> ESTABLISHED", which takes the request over;
+ * anything else first means the request died with no child, and it is sent
+ * as REQ_START + REQ_CANCEL.
+ */
+struct req_wait {
+	struct event ev; /* REQ_START as it would have been sent */
+	__u64 cancel_ns;
+	__u64 expired; /* request whose timer fired last here: its re-arm is sent */
+	__u8 pending;
+	__u8 sent; /* its events were sent already: the child's must be too */
+	__u8 pad[6];
+};
+
 /* What probe_tw read from a TIME_WAIT sock (valid: it still is one). */
 struct tw_probe {
 	__u64 tw;
@@ -106,6 +175,7 @@ enum counter_idx {
 	CNT_RB_DROPS, /* ring buffer reservation failed: event lost */
 	CNT_RESCUED, /* events the rescue program handled for a skipped primary */
 	CNT_SCRATCH_FULL, /* a per-task/per-socket helper map was full */
+	CNT_AGG_FULL, /* no free slot to aggregate a socket: sent per transition */
 	CNT_MAX,
 };
 

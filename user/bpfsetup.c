@@ -16,6 +16,7 @@
 
 #include "tracer.h"
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -54,6 +55,59 @@ int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns
 	*substate = p->substate;
 	*expires_ns = p->expires_ns;
 	return 0;
+}
+
+/*
+ * Sockets still open when tracing stops have their transitions in their
+ * slots, and a request may wait for a child that never came: feed them so
+ * that the table can settle them (as in progress) like any other.
+ */
+void drain_slots(struct tracer *t)
+{
+	struct bpf_map *m = t->skel->maps.sock_slots;
+	size_t n = bpf_map__max_entries(m), page = sysconf(_SC_PAGESIZE);
+	size_t len = (n * sizeof(struct sock_slot) + page - 1) / page * page;
+	int ncpus = libbpf_num_possible_cpus();
+	struct sock_slot *slots;
+	struct req_wait *w;
+	__u32 zero = 0;
+
+	if (!t->skel->rodata->aggregate)
+		return;
+	slots = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	if (slots == MAP_FAILED) {
+		die_msg("warning: cannot read the open sockets' slots: %s", strerror(errno));
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			struct agg_event a = slots[i].rec;
+			const struct agg_step *last;
+
+			if (!slots[i].sk || a.n_steps < 1 || a.n_steps > AGG_STEPS)
+				continue;
+			last = &a.steps[a.n_steps - 1];
+			a.head.type = EV_AGG;
+			a.head.id = slots[i].sk;
+			a.head.ts_ns = last->ts_ns;
+			a.head.oldstate = last->oldstate;
+			a.head.newstate = last->newstate;
+			a.head.aux = 0;
+			feed_agg(t, &a);
+		}
+		munmap(slots, len);
+	}
+	w = ncpus > 0 ? calloc(ncpus, sizeof(*w)) : NULL;
+	if (w && !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.req_waits), &zero, w)) {
+		for (int c = 0; c < ncpus; c++) {
+			if (!w[c].pending || w[c].sent)
+				continue;
+			w[c].ev.type = EV_REQ_START;
+			feed_event(t, &w[c].ev);
+			w[c].ev.type = EV_REQ_CANCEL;
+			w[c].ev.ts_ns = w[c].cancel_ns;
+			feed_event(t, &w[c].ev);
+		}
+	}
+	free(w);
 }
 
 /* Why the kernel refused us, in one line. */
@@ -148,6 +202,19 @@ out:
 	return ret;
 }
 
+/*
+ * Aggregation slots for open sockets: a quarter of --max-conns (TIME_WAIT
+ * and closed endpoints need none), within 2^10..2^16; ~380 bytes each.
+ */
+static uint32_t agg_slot_bits(uint32_t max_conns)
+{
+	uint32_t bits = 10;
+
+	while (bits < 16 && (1U << bits) < max_conns / 4)
+		bits++;
+	return bits;
+}
+
 /* Configure the programs from the options, before load. */
 static int configure(struct tracer *t)
 {
@@ -163,6 +230,12 @@ static int configure(struct tracer *t)
 		s->rodata->rports[i] = o->rports[i];
 	s->rodata->n_rports = o->n_rports;
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
+	/* live views of sockets that have not closed need every transition now */
+	s->rodata->aggregate = !o->no_aggregate && !o->events && o->stuck_s <= 0;
+	s->rodata->slot_bits = agg_slot_bits(o->max_conns);
+	if (bpf_map__set_max_entries(s->maps.sock_slots, 1U << s->rodata->slot_bits) ||
+	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits))
+		return -1;
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
 	if (o->no_accept) {
 		bpf_program__set_autoload(s->progs.exit_accept4, false);

@@ -46,7 +46,8 @@ enum {
 	OPT_TOP,
 	OPT_METRICS,
 	OPT_STUCK,
-	OPT_NO_ACCEPT
+	OPT_NO_ACCEPT,
+	OPT_NO_AGGREGATE
 };
 
 static const struct argp_option options[] = {
@@ -71,6 +72,10 @@ static const struct argp_option options[] = {
 	{ "no-accept", OPT_NO_ACCEPT, NULL, 0,
 	  "Do not trace accept(): cheaper on busy hosts (every system call pays for an "
 	  "enabled syscall tracepoint); no accept_wait_us, passive owners from close()",
+	  0 },
+	{ "no-aggregate", OPT_NO_AGGREGATE, NULL, 0,
+	  "Send every state change to user space as it happens instead of one record "
+	  "per socket gathered in the kernel (costlier; implied by -e and --stuck)",
 	  0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", 0 },
@@ -240,6 +245,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_ACCEPT:
 		o->no_accept = true;
+		break;
+	case OPT_NO_AGGREGATE:
+		o->no_aggregate = true;
 		break;
 	case OPT_SUMMARY:
 		o->summary = true;

@@ -21,6 +21,7 @@ struct options {
 	bool wide;
 	bool verbose;
 	bool no_accept; /* --no-accept: leave the syscall tracepoints alone */
+	bool no_aggregate; /* --no-aggregate: every transition crosses the ring buffer */
 	pid_t pid;
 	int family; /* 0, AF_INET or AF_INET6 */
 	uint16_t lports[MAX_PORTS];

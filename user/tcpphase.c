@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agg.h"
 #include "format.h"
 #include "sockdiag.h"
 #include "tracer.h"
@@ -97,14 +98,35 @@ void record_event(struct tracer *t, const struct event *e)
 		t->rec_err = err;
 }
 
+/* One event into the recording and the table. */
+void feed_event(struct tracer *t, const struct event *e)
+{
+	record_event(t, e);
+	ct_event(t->table, e);
+}
+
+/* An aggregated record goes in as the events it stands for. */
+void feed_agg(struct tracer *t, const struct agg_event *a)
+{
+	struct event ev[AGG_MAX_EVENTS];
+	int n = agg_expand(a, ev);
+
+	for (int i = 0; i < n; i++)
+		feed_event(t, &ev[i]);
+}
+
 int handle_event(void *ctx, void *data, size_t len)
 {
-	struct tracer *t = ctx;
+	const struct event *e = data;
 
 	if (len < sizeof(struct event))
 		return 0;
-	record_event(t, data);
-	ct_event(t->table, data);
+	if (e->type == EV_AGG) {
+		if (len >= sizeof(struct agg_event))
+			feed_agg(ctx, data);
+		return 0;
+	}
+	feed_event(ctx, e);
 	return 0;
 }
 
@@ -260,8 +282,10 @@ static int run(struct tracer *t)
 		if (stop_at && now >= stop_at)
 			break;
 	}
-	/* drain what the programs wrote before we stop reading */
+	/* stop the programs, then drain what they wrote and what they hold */
+	tcpphase_bpf__detach(t->skel);
 	ring_buffer__consume(t->rb);
+	drain_slots(t);
 	finish(t, now_ns(CLOCK_MONOTONIC));
 	return out_flush(&t->out);
 }

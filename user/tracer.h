@@ -48,10 +48,14 @@ struct tracer {
 uint64_t now_ns(clockid_t clk);
 void __attribute__((format(printf, 1, 2))) die_msg(const char *fmt, ...);
 int handle_event(void *ctx, void *data, size_t len);
+void feed_event(struct tracer *t, const struct event *e);
+void feed_agg(struct tracer *t, const struct agg_event *a);
 void record_event(struct tracer *t, const struct event *e);
 
 /* bpfsetup.c: open -> configure -> load -> attach; 0, or -1 with the reason printed */
 int start_bpf(struct tracer *t);
+/* At exit, programs detached: feed what the aggregation slots still hold. */
+void drain_slots(struct tracer *t);
 /* Read one tw sock with probe_tw: 0, or -errno (-ENOENT: no longer that tw sock). */
 int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns);
 
