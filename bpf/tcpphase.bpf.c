@@ -497,9 +497,8 @@ static __always_inline void read_counters(struct event *e, const struct tcp_sock
 	e->srtt_us = tp->srtt_us >> 3;
 }
 
-/* Send a slot's steps as one EV_AGG record and start a new batch. */
-static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
-				     const struct tcp_sock *tp, __u16 sport, __u16 dport)
+/* Send a slot's steps as one EV_AGG record, tuple as last read, and start a new batch. */
+static __always_inline void agg_send_as_is(struct sock_slot *s, const struct sock *sk)
 {
 	struct event *h = &s->rec.head;
 	__u8 n = s->rec.n_steps;
@@ -513,16 +512,23 @@ static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
 	h->oldstate = last->oldstate;
 	h->newstate = last->newstate;
 	h->err = last->err;
-	h->sport = sport;
-	h->dport = dport;
-	read_sock(h, sk);
-	read_counters(h, tp);
 	output(&s->rec, sizeof(s->rec), n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0));
 	s->rec.n_steps = 0;
 	s->rec.owner_step = NO_STEP;
 	s->rec.head.aux = 0;
 	s->rec.req = 0;
 	s->rec.accept_ns = 0;
+}
+
+/* Send a slot's steps with the socket's tuple and counters as of now. */
+static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
+				     const struct tcp_sock *tp, __u16 sport, __u16 dport)
+{
+	s->rec.head.sport = sport;
+	s->rec.head.dport = dport;
+	read_sock(&s->rec.head, sk);
+	read_counters(&s->rec.head, tp);
+	agg_send_as_is(s, sk);
 }
 
 /*
@@ -543,10 +549,14 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 		agg_send(s, sk, tp, sport, dport);
 		n = 0;
 	}
-	/* a socket freed without "-> CLOSE" left its steps: not this one's */
+	/*
+	 * A socket at this address whose "-> CLOSE" no program saw left its
+	 * steps: send them as they are (user space counts the missed close)
+	 * and start this socket afresh.
+	 */
 	if ((oldstate == TCP_CLOSE || oldstate == TCP_LISTEN) && n) {
+		agg_send_as_is(s, sk);
 		n = 0;
-		s->rec.owner_step = NO_STEP;
 		s->rec.head.pid = 0;
 	}
 	st = &s->rec.steps[n & (AGG_STEPS - 1)];
