@@ -22,6 +22,7 @@
 
 #include "conntable.h"
 #include "format.h"
+#include "pool.h"
 #include "u64map.h"
 
 #define TCP_TIMEWAIT_LEN_NS (60ULL * 1000000000ULL)
@@ -76,7 +77,12 @@ struct conntable {
 	struct u64map *req_tuples; /* tuple -> req */
 	struct conn *pending; /* conns with t_pending */
 	struct tw_info *tw_head, *tw_tail; /* tw_new entries, oldest first */
-	void *conn_pool, *req_pool, *tw_pool; /* freed objects, for reuse */
+	/*
+	 * Every object comes from these: an endpoint's record lives on through
+	 * its 60 s TIME_WAIT, and malloc'ing ~100k of them a second showed as a
+	 * fifth of tcpphase's CPU (pool.h).
+	 */
+	struct pool conn_pool, req_pool, tw_pool;
 	struct req *req_pending;
 	struct {
 		uint64_t sk;
@@ -87,40 +93,6 @@ struct conntable {
 	uint64_t t_last_reap;
 	struct ct_stats st;
 };
-
-/*
- * Freed objects are kept for reuse: an endpoint's record lives on through its
- * 60 s TIME_WAIT, and malloc'ing and freeing ~100k of them a second showed as
- * a fifth of tcpphase's CPU. The pools never hold more than the peak.
- */
-static void *obj_get(void **pool, size_t size)
-{
-	void *o = *pool;
-
-	if (!o)
-		return calloc(1, size);
-	*pool = *(void **)o;
-	memset(o, 0, size);
-	return o;
-}
-
-static void obj_put(void **pool, void *o)
-{
-	if (!o)
-		return;
-	*(void **)o = *pool;
-	*pool = o;
-}
-
-static void pool_free(void **pool)
-{
-	while (*pool) {
-		void *o = *pool;
-
-		*pool = *(void **)o;
-		free(o);
-	}
-}
 
 static uint64_t tuple_hash(uint32_t netns, uint8_t family, const uint8_t *laddr, uint16_t lport,
 			   const uint8_t *raddr, uint16_t rport)
@@ -162,6 +134,9 @@ struct conntable *ct_new(const struct ct_config *cfg)
 	if (!t)
 		return NULL;
 	t->cfg = *cfg;
+	pool_init(&t->conn_pool, sizeof(struct conn));
+	pool_init(&t->req_pool, sizeof(struct req));
+	pool_init(&t->tw_pool, sizeof(struct tw_info));
 	n = cfg->max_conns ? cfg->max_conns : 65536;
 	t->cfg.max_conns = n;
 	if (!t->cfg.grace_ns)
@@ -179,47 +154,14 @@ struct conntable *ct_new(const struct ct_config *cfg)
 	return t;
 }
 
-static void free_val(uint64_t key, void *val, void *ctx)
-{
-	free(val);
-}
-
 void ct_free(struct conntable *t)
 {
-	struct req *r, *next;
-	struct conn *c, *cnext;
-
 	if (!t)
 		return;
-	/* conns on the pending list with no key left are in no map */
-	for (c = t->pending; c; c = cnext) {
-		cnext = c->pending_next;
-		if (!c->sk && !c->tw)
-			free(c);
-	}
-	/* dead reqs are only on the pending list; live ones only in the map */
-	for (r = t->req_pending; r; r = next) {
-		next = r->pending_next;
-		if (r->dead)
-			free(r);
-		else
-			r->on_pending = false;
-	}
-	if (t->socks)
-		u64map_each(t->socks, free_val, NULL);
-	if (t->tws)
-		u64map_each(t->tws, free_val, NULL);
-	while (t->tw_head) {
-		struct tw_info *tw = t->tw_head;
-
-		t->tw_head = tw->next;
-		free(tw);
-	}
-	if (t->reqs)
-		u64map_each(t->reqs, free_val, NULL);
-	pool_free(&t->conn_pool);
-	pool_free(&t->req_pool);
-	pool_free(&t->tw_pool);
+	/* every conn, req and tw_info lives in a pool */
+	pool_destroy(&t->conn_pool);
+	pool_destroy(&t->req_pool);
+	pool_destroy(&t->tw_pool);
 	u64map_free(t->socks);
 	u64map_free(t->tws);
 	u64map_free(t->tw_new);
@@ -297,7 +239,7 @@ static struct conn *conn_new(struct conntable *t, const struct event *e)
 		t->st.table_full++;
 		return NULL;
 	}
-	c = obj_get(&t->conn_pool, sizeof(struct conn));
+	c = pool_get(&t->conn_pool);
 	if (!c) {
 		t->st.table_full++;
 		return NULL;
@@ -309,7 +251,7 @@ static struct conn *conn_new(struct conntable *t, const struct event *e)
 	c->family = e->family;
 	c->t_start = e->ts_ns;
 	if (u64map_put(t->socks, e->id, c)) {
-		obj_put(&t->conn_pool, c);
+		pool_put(&t->conn_pool, c);
 		t->st.table_full++;
 		return NULL;
 	}
@@ -339,7 +281,7 @@ static void conn_release(struct conntable *t, struct conn *c)
 {
 	c->sk = c->tw = 0;
 	if (!c->on_pending)
-		obj_put(&t->conn_pool, c);
+		pool_put(&t->conn_pool, c);
 }
 
 static void set_tuple(struct conn *c, const struct event *e)
@@ -360,7 +302,7 @@ static void req_unlink(struct conntable *t, struct req *r)
 	if (r->on_pending)
 		r->dead = true;
 	else
-		obj_put(&t->req_pool, r);
+		pool_put(&t->req_pool, r);
 }
 
 /* A child socket appeared: take over its request's SYN time and owner. */
@@ -487,7 +429,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	if (tw)
 		tw->claimed = true; /* the queue frees it */
 	if (c->role == ROLE_LISTENER) {
-		obj_put(&t->conn_pool, c);
+		pool_put(&t->conn_pool, c);
 		return;
 	}
 	if (old == TS_SYN_SENT || old == TS_SYN_RECV) {
@@ -670,9 +612,9 @@ static void on_tw(struct conntable *t, const struct event *e)
 		}
 		tw = u64map_get(t->tw_new, e->id);
 		if (!tw) {
-			tw = obj_get(&t->tw_pool, sizeof(struct tw_info));
+			tw = pool_get(&t->tw_pool);
 			if (!tw || u64map_put(t->tw_new, e->id, tw)) {
-				obj_put(&t->tw_pool, tw);
+				pool_put(&t->tw_pool, tw);
 				t->st.table_full++;
 				return;
 			}
@@ -761,9 +703,9 @@ static void on_req(struct conntable *t, const struct event *e)
 		tw = u64map_get(t->tw_cancelled, tuple);
 		if (tw)
 			tw_finish(t, tw, tw->t_pending, TWE_RECYCLED);
-		r = obj_get(&t->req_pool, sizeof(struct req));
+		r = pool_get(&t->req_pool);
 		if (!r || u64map_count(t->reqs) >= t->cfg.max_conns) {
-			obj_put(&t->req_pool, r);
+			pool_put(&t->req_pool, r);
 			t->st.table_full++;
 			return;
 		}
@@ -779,7 +721,7 @@ static void on_req(struct conntable *t, const struct event *e)
 		r->lport = e->sport;
 		r->rport = e->dport;
 		if (u64map_put(t->reqs, r->id, r)) {
-			obj_put(&t->req_pool, r);
+			pool_put(&t->req_pool, r);
 			t->st.table_full++;
 			return;
 		}
@@ -858,7 +800,7 @@ void ct_tick(struct conntable *t, uint64_t now)
 		*pc = c->pending_next;
 		c->on_pending = false;
 		if (!c->sk && !c->tw)
-			obj_put(&t->conn_pool, c);
+			pool_put(&t->conn_pool, c);
 	}
 	while ((r = *pr)) {
 		if (!r->dead && r->t_pending && now > r->t_pending + t->cfg.grace_ns) {
@@ -872,7 +814,7 @@ void ct_tick(struct conntable *t, uint64_t now)
 		*pr = r->pending_next;
 		r->on_pending = false;
 		if (r->dead)
-			obj_put(&t->req_pool, r);
+			pool_put(&t->req_pool, r);
 	}
 	/* tw socks nobody claimed (filtered out, or closed before tracing) */
 	while (t->tw_head && (t->tw_head->claimed || now > t->tw_head->t_start + t->cfg.grace_ns)) {
@@ -885,7 +827,7 @@ void ct_tick(struct conntable *t, uint64_t now)
 		t->tw_head = tw->next;
 		if (!t->tw_head)
 			t->tw_tail = NULL;
-		obj_put(&t->tw_pool, tw);
+		pool_put(&t->tw_pool, tw);
 	}
 	if (now > t->t_last_reap + 10000000000ULL) {
 		t->t_last_reap = now;

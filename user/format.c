@@ -26,9 +26,27 @@ const char *state_name(int n)
 	return state_names[n];
 }
 
+/* Dotted quad without printf: glibc's inet_ntop formats IPv4 with sprintf. */
+static char *ipv4_text(char *p, const uint8_t *addr)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = addr[i];
+
+		if (v >= 100)
+			*p++ = '0' + v / 100;
+		if (v >= 10)
+			*p++ = '0' + v / 10 % 10;
+		*p++ = '0' + v % 10;
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	return p;
+}
+
 const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr)
 {
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
+	if (family != AF_INET6 && len >= INET_ADDRSTRLEN)
+		ipv4_text(buf, addr);
+	else if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;
 }
@@ -144,8 +162,11 @@ void sb_char(struct strbuf *b, char c)
 
 void sb_str(struct strbuf *b, const char *s)
 {
-	size_t n = strlen(s);
+	sb_mem(b, s, strlen(s));
+}
 
+void sb_mem(struct strbuf *b, const char *s, size_t n)
+{
 	if (b->len + n + 1 > b->cap)
 		n = b->cap - b->len - 1;
 	memcpy(b->buf + b->len, s, n);
@@ -163,7 +184,7 @@ void sb_u64(struct strbuf *b, uint64_t v)
 		tmp[--i] = '0' + v % 10;
 		v /= 10;
 	} while (v);
-	sb_str(b, tmp + i);
+	sb_mem(b, tmp + i, sizeof(tmp) - 1 - i);
 }
 
 void sb_us(struct strbuf *b, int64_t ns)

@@ -48,6 +48,8 @@ struct strbuf {
 };
 
 void sb_str(struct strbuf *b, const char *s);
+/* n bytes of s (no NUL needed), cut to fit like the others */
+void sb_mem(struct strbuf *b, const char *s, size_t n);
 void sb_char(struct strbuf *b, char c);
 void sb_u64(struct strbuf *b, uint64_t v);
 /* A duration in ns as whole microseconds; nothing when ns < 0 (an empty field). */

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 
+#include "pool.h"
 #include "u64map.h"
 
 struct slot {
@@ -59,7 +60,7 @@ struct u64map *u64map_new(size_t max_items)
 static int grow(struct u64map *m)
 {
 	size_t n = (m->mask + 1) * 2;
-	struct slot *old = m->slots, *slots = calloc(n, sizeof(*slots));
+	struct slot *old = m->slots, *slots = huge_calloc(n, sizeof(*slots));
 	size_t old_n = m->mask + 1;
 
 	if (!slots)
