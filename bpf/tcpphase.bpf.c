@@ -65,6 +65,14 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Records submitted on this CPU, to sample the ring buffer's fill level. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} submits SEC(".maps");
+
 /* The event a primary program handled last on this CPU. */
 struct token {
 	__u64 obj;
@@ -262,6 +270,12 @@ static __always_inline struct event *event_reserve(void)
  */
 static __always_inline __u64 submit_flags(void)
 {
+	__u32 zero = 0;
+	__u32 *n = bpf_map_lookup_elem(&submits, &zero);
+
+	/* the fill level is read once per 64 submits on this CPU: it costs */
+	if (n && (++*n & 63))
+		return BPF_RB_NO_WAKEUP;
 	if (!wakeup_bytes || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		return 0;
 	return BPF_RB_NO_WAKEUP;
@@ -342,16 +356,28 @@ static __always_inline void read_sock(struct event *e, const struct sock *sk)
 	}
 }
 
+/* One u64 per CPU, to turn a pointer into a number (slot_hash). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} scratch SEC(".maps");
+
 /*
  * A kernel pointer's slot. The verifier allows no arithmetic on a socket
- * pointer: its low half is copied out as a number first.
+ * pointer, but what is read back from map memory is a plain number.
  */
 static __always_inline __u32 slot_hash(__u64 ptr)
 {
-	__u32 lo = 0;
+	__u32 zero = 0;
+	volatile __u64 *v = bpf_map_lookup_elem(&scratch, &zero);
+	__u32 lo;
 
-	bpf_probe_read_kernel(&lo, sizeof(lo), &ptr);
-
+	if (!v)
+		return 0;
+	*v = ptr;
+	lo = *v;
 	return (lo * 0x9E3779B1U) >> (32 - slot_bits);
 }
 
@@ -601,8 +627,8 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 }
 
 /* Aggregation, socket sent per transition: the tw sock's first arming, as an event. */
-static __always_inline void send_tw_start(const struct tw_link *l, __u64 tw,
-					  const struct sock *sk, __u16 sport, __u16 dport)
+static __always_inline void send_tw_start(const struct tw_link *l, __u64 tw, const struct sock *sk,
+					  __u16 sport, __u16 dport)
 {
 	struct event *e = event_reserve();
 
@@ -764,8 +790,8 @@ static __always_inline bool timer_ours(struct timer_list *timer)
 }
 
 /* A request sock's event, ts and type given (also kept by a req_wait). */
-static __always_inline void fill_req(struct event *e, struct request_sock *req, int type,
-				     __u64 ts, __u8 flags)
+static __always_inline void fill_req(struct event *e, struct request_sock *req, int type, __u64 ts,
+				     __u8 flags)
 {
 	struct sock_common *skc = &req->__req_common;
 
@@ -813,8 +839,8 @@ static __always_inline bool tw_recycled(__u32 netns, __u16 sport, __u16 dport)
 }
 
 /* Aggregation: keep a cancelled request for its child (see struct req_wait). */
-static __always_inline void req_wait_set(struct req_wait *w, struct request_sock *req,
-					 __u64 syn_ns, __u64 now, bool sent, __u8 flags)
+static __always_inline void req_wait_set(struct req_wait *w, struct request_sock *req, __u64 syn_ns,
+					 __u64 now, bool sent, __u8 flags)
 {
 	if (w->pending && !w->sent)
 		req_wait_send(w); /* the one before had no child */
@@ -960,10 +986,11 @@ static __always_inline int handle_timer(struct timer_list *timer, int tw_type, i
 	__u64 now = bpf_ktime_get_ns();
 
 	if ((__u64)timer->function == tw_timer_fn)
-		return handle_tw_timer((void *)timer - bpf_core_field_offset(
-								struct inet_timewait_sock, tw_timer),
-				       tw_type, now, timer->expires, flags);
-	return handle_req_timer((void *)timer - bpf_core_field_offset(struct request_sock, rsk_timer),
+		return handle_tw_timer(
+			(void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer),
+			tw_type, now, timer->expires, flags);
+	return handle_req_timer((void *)timer -
+					bpf_core_field_offset(struct request_sock, rsk_timer),
 				req_type, now, flags);
 }
 
@@ -1039,7 +1066,8 @@ static __always_inline int handle_accept(long fd)
 			if (!s->rec.accept_ns) {
 				s->rec.accept_ns = bpf_ktime_get_ns();
 				s->rec.accept_pid = bpf_get_current_pid_tgid() >> 32;
-				bpf_get_current_comm(s->rec.accept_comm, sizeof(s->rec.accept_comm));
+				bpf_get_current_comm(s->rec.accept_comm,
+						     sizeof(s->rec.accept_comm));
 			}
 			return 0;
 		}

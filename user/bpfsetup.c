@@ -237,7 +237,8 @@ static int configure(struct tracer *t)
 	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits))
 		return -1;
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
-	if (o->no_accept) {
+	/* -p follows passive sockets from the accept() that hands them over */
+	if (!o->accept && !o->pid) {
 		bpf_program__set_autoload(s->progs.exit_accept4, false);
 		bpf_program__set_autoload(s->progs.exit_accept, false);
 	}

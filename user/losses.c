@@ -47,6 +47,7 @@ struct losses {
 	uint64_t misses; /* primary misses */
 	uint64_t lost; /* misses the rescue did not catch, or missed transitions */
 	uint64_t full;
+	uint64_t unaggregated; /* no aggregation slot: sent per transition, not lost */
 };
 
 static void read_losses(struct tracer *t, struct losses *l)
@@ -74,6 +75,7 @@ static void read_losses(struct tracer *t, struct losses *l)
 	if (st.missed > l->lost)
 		l->lost = st.missed;
 	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
+	l->unaggregated = cnt[CNT_AGG_FULL];
 }
 
 void report_losses(struct tracer *t, bool final)
@@ -117,6 +119,11 @@ void report_losses(struct tracer *t, bool final)
 		(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
 		(unsigned long long)l.misses, (unsigned long long)l.rescued,
 		(unsigned long long)l.full, (unsigned long long)st.missed);
+	if (l.unaggregated)
+		fprintf(stderr,
+			"tcpphase: %llu sockets or requests found no aggregation slot and were "
+			"sent per transition (nothing lost; a larger --max-conns gives more slots)\n",
+			(unsigned long long)l.unaggregated);
 }
 
 void report_kcounters(struct tracer *t)

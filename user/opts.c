@@ -46,6 +46,7 @@ enum {
 	OPT_TOP,
 	OPT_METRICS,
 	OPT_STUCK,
+	OPT_ACCEPT,
 	OPT_NO_ACCEPT,
 	OPT_NO_AGGREGATE
 };
@@ -69,10 +70,11 @@ static const struct argp_option options[] = {
 	{ "stuck", OPT_STUCK, "SECONDS", 0, "List sockets in CLOSE_WAIT/FIN_WAIT2 this long", 0 },
 	{ "write", 'W', "FILE", 0, "Record the raw event stream to FILE", 0 },
 	{ "read", 'r', "FILE", 0, "Replay a recorded FILE (no root, no BPF)", 0 },
-	{ "no-accept", OPT_NO_ACCEPT, NULL, 0,
-	  "Do not trace accept(): cheaper on busy hosts (every system call pays for an "
-	  "enabled syscall tracepoint); no accept_wait_us, passive owners from close()",
+	{ "accept", OPT_ACCEPT, NULL, 0,
+	  "Also trace accept(): accept_wait_us and the accepting task. Off by default: "
+	  "an enabled syscall tracepoint slows every system call on the host",
 	  0 },
+	{ "no-accept", OPT_NO_ACCEPT, NULL, 0, "Do not trace accept() (the default)", 0 },
 	{ "no-aggregate", OPT_NO_AGGREGATE, NULL, 0,
 	  "Send every state change to user space as it happens instead of one record "
 	  "per socket gathered in the kernel (costlier; implied by -e and --stuck)",
@@ -243,8 +245,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			usage_fail("--max-conns: %s", err);
 		o->max_conns = v;
 		break;
+	case OPT_ACCEPT:
+		o->accept = true;
+		break;
 	case OPT_NO_ACCEPT:
-		o->no_accept = true;
+		o->accept = false;
 		break;
 	case OPT_NO_AGGREGATE:
 		o->no_aggregate = true;

@@ -20,7 +20,7 @@ struct options {
 	bool csv;
 	bool wide;
 	bool verbose;
-	bool no_accept; /* --no-accept: leave the syscall tracepoints alone */
+	bool accept; /* --accept: trace accept() through the syscall tracepoints */
 	bool no_aggregate; /* --no-aggregate: every transition crosses the ring buffer */
 	pid_t pid;
 	int family; /* 0, AF_INET or AF_INET6 */

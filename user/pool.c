@@ -55,7 +55,7 @@ void *pool_get(struct pool *p)
 		memset(o, 0, p->size);
 		return o;
 	}
-	if (p->next + p->size > p->end || !p->next) {
+	if (!p->next || p->size > (size_t)(p->end - p->next)) {
 		char *c = alloc_zeroed(p->chunk_bytes);
 
 		if (!c)

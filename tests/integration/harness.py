@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -44,8 +45,11 @@ class Tracer:
         self.out = self.err = ""
 
     def __enter__(self):
-        self.outf = open(f"/tmp/tcpphase-test-{os.getpid()}.out", "w+")
-        self.errf = open(f"/tmp/tcpphase-test-{os.getpid()}.err", "w+")
+        # two tracers may run at once: a file pair each
+        self.outf = tempfile.NamedTemporaryFile("w+", prefix="tcpphase-test-", suffix=".out",
+                                                delete=False)
+        self.errf = tempfile.NamedTemporaryFile("w+", prefix="tcpphase-test-", suffix=".err",
+                                                delete=False)
         self.proc = subprocess.Popen(self.args, stdout=self.outf, stderr=self.errf)
         try:
             return self._wait_ready()

@@ -98,8 +98,8 @@ static void test_expand_order(void)
 	int n;
 
 	if (SUBTEST("active: tw armed just before the close")) {
-		static const int types[] = { EV_STATE, EV_STATE, EV_STATE, EV_STATE, EV_TW_START,
-					     EV_STATE };
+		static const int types[] = { EV_STATE, EV_STATE,    EV_STATE,
+					     EV_STATE, EV_TW_START, EV_STATE };
 
 		a = active_record();
 		n = agg_expand(&a, ev);
