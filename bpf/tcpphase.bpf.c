@@ -47,6 +47,7 @@ const volatile __u64 wakeup_bytes = 0;
 /* Gather each socket's transitions in sock_slots (1 << slot_bits of them). */
 const volatile bool aggregate = false;
 const volatile __u32 slot_bits = 10;
+const volatile __u32 agg_ring_bits = 9; /* records per CPU: 1 << agg_ring_bits */
 
 /* How many slots from its hash a socket or request may land in. */
 #define SLOT_PROBES 4
@@ -123,6 +124,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct connect_ctx);
 } last_connect SEC(".maps");
+
+/* Where EV_AGG records go: a lock-free ring per CPU (see tcpphase.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* CPUs << agg_ring_bits, set by user space */
+	__type(key, __u32);
+	__type(value, struct agg_ring_rec);
+} agg_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* CPUs, set by user space */
+	__type(key, __u32);
+	__type(value, struct agg_ring_pos);
+} agg_ring_pos SEC(".maps");
 
 /*
  * Aggregation: a socket's transitions are gathered in a slot of this array
@@ -284,6 +302,41 @@ static __always_inline __u64 submit_flags(void)
 static __always_inline void event_submit(struct event *e)
 {
 	bpf_ringbuf_submit(e, submit_flags());
+}
+
+/*
+ * Put an EV_AGG record on this CPU's ring. A claim is a compare-and-swap on
+ * the head, so a softirq that interrupts us here claims the next position;
+ * the record is published by its seq, written last with an atomic exchange
+ * (a full barrier). A full ring drops the record: lost_events counted.
+ */
+static __always_inline void agg_output(const struct agg_event *rec, __u64 lost_events)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), idx;
+	__u64 mask = (1ULL << agg_ring_bits) - 1, pos;
+	struct agg_ring_pos *p = bpf_map_lookup_elem(&agg_ring_pos, &cpu);
+	struct agg_ring_rec *r;
+
+	if (!p)
+		goto drop;
+	for (int i = 0; i < 4; i++) {
+		pos = p->head;
+		if (pos - p->tail > mask)
+			goto drop;
+		if (__sync_val_compare_and_swap(&p->head, pos, pos + 1) == pos)
+			goto claimed;
+	}
+	goto drop;
+claimed:
+	idx = cpu << agg_ring_bits | (pos & mask);
+	r = bpf_map_lookup_elem(&agg_ring, &idx);
+	if (!r)
+		goto drop; /* cannot be: the ring has a block for every CPU */
+	__builtin_memcpy(&r->rec, rec, sizeof(r->rec));
+	__sync_lock_test_and_set(&r->seq, pos + 1);
+	return;
+drop:
+	count_n(CNT_RB_DROPS, lost_events);
 }
 
 /* Copy a prepared record into the ring buffer; lost_events counted on failure. */
@@ -538,7 +591,7 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 	h->oldstate = last->oldstate;
 	h->newstate = last->newstate;
 	h->err = last->err;
-	output(&s->rec, sizeof(s->rec), n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0));
+	agg_output(&s->rec, n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0));
 	s->rec.n_steps = 0;
 	s->rec.owner_step = NO_STEP;
 	s->rec.head.aux = 0;

@@ -234,8 +234,11 @@ static int configure(struct tracer *t)
 	s->rodata->aggregate = !o->no_aggregate && !o->events && o->stuck_s <= 0;
 	s->rodata->slot_bits = agg_slot_bits(o->max_conns);
 	if (bpf_map__set_max_entries(s->maps.sock_slots, 1U << s->rodata->slot_bits) ||
-	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits))
+	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits) ||
+	    aggring_configure(t)) {
+		die_msg("cannot size the aggregation maps");
 		return -1;
+	}
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
 	/* -p follows passive sockets from the accept() that hands them over */
 	if (!o->accept && !o->pid) {
@@ -318,6 +321,11 @@ int start_bpf(struct tracer *t)
 	ret = tcpphase_bpf__load(t->skel);
 	if (ret) {
 		die_msg("cannot load BPF programs: %s", load_hint(ret));
+		return -1;
+	}
+	ret = aggring_open(t);
+	if (ret) {
+		die_msg("cannot map the aggregation rings: %s", strerror(-ret));
 		return -1;
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);

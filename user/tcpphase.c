@@ -265,6 +265,8 @@ static int run(struct tracer *t)
 		/* wakes early only when the buffer fills; records submitted
 		 * without a wakeup are not reported by epoll: consume them */
 		err = ring_buffer__poll(t->rb, POLL_MS);
+		/* a socket's record first, then the TIME_WAIT events after it */
+		aggring_consume(t, now_ns(CLOCK_MONOTONIC));
 		if (err >= 0)
 			err = ring_buffer__consume(t->rb);
 		if (err < 0 && err != -EINTR) {
@@ -288,6 +290,7 @@ static int run(struct tracer *t)
 	}
 	/* stop the programs, then drain what they wrote and what they hold */
 	tcpphase_bpf__detach(t->skel);
+	aggring_consume(t, now_ns(CLOCK_MONOTONIC));
 	ring_buffer__consume(t->rb);
 	drain_slots(t);
 	finish(t, now_ns(CLOCK_MONOTONIC));
@@ -441,6 +444,7 @@ cleanup:
 	metrics_stop(t.metrics);
 	summary_free(t.summary);
 	ring_buffer__free(t.rb);
+	aggring_close(&t);
 	tcpphase_bpf__destroy(t.skel);
 	ct_free(t.table);
 	return status;

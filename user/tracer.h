@@ -23,6 +23,7 @@
 #include "tcpphase.h"
 
 #define POLL_MS 50
+#define MAX_RING_CPUS 1024
 #define LOSS_CHECK_NS 1000000000ULL
 
 struct tcpphase_bpf;
@@ -42,6 +43,13 @@ struct tracer {
 	uint64_t last_summary;
 	int rec_err; /* first recorder error, -errno */
 	uint64_t rec_refused; /* events the recording format refused */
+	/* the per-CPU rings of aggregated records (aggring.c) */
+	const struct agg_ring_rec *ring;
+	struct agg_ring_pos *ring_pos;
+	size_t ring_len, pos_len;
+	int ring_cpus;
+	uint64_t ring_stuck_since[MAX_RING_CPUS], ring_stuck_pos[MAX_RING_CPUS];
+	uint64_t ring_skipped; /* positions claimed but never published: lost */
 };
 
 /* tcpphase.c */
@@ -58,6 +66,13 @@ int start_bpf(struct tracer *t);
 void drain_slots(struct tracer *t);
 /* Read one tw sock with probe_tw: 0, or -errno (-ENOENT: no longer that tw sock). */
 int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns);
+
+/* aggring.c: size the rings before load, map them after; 0 or -errno */
+int aggring_configure(struct tracer *t);
+int aggring_open(struct tracer *t);
+void aggring_close(struct tracer *t);
+/* Feed the records published so far; returns how many. */
+int aggring_consume(struct tracer *t, uint64_t now);
 
 /* losses.c */
 void report_losses(struct tracer *t, bool final);

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * aggring.c - read the per-CPU rings of EV_AGG records (see struct
+ * agg_ring_rec in bpf/tcpphase.h): sized before load, mmap'ed after it,
+ * drained on every pass of the poll loop before the ring buffer, so that a
+ * socket's record comes before the TIME_WAIT events that follow it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tracer.h"
+#include "tcpphase.skel.h"
+
+/* At most this much kernel memory for the rings, whatever the CPU count. */
+#define RING_BUDGET (32U << 20)
+#define RING_MIN_BITS 9
+#define RING_MAX_BITS 13
+
+/* A position that stays unpublished this long was lost to a failed claim. */
+#define STUCK_NS 1000000000ULL
+
+static size_t page_round(size_t n)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	return (n + page - 1) / page * page;
+}
+
+int aggring_configure(struct tracer *t)
+{
+	struct tcpphase_bpf *s = t->skel;
+	int ncpus = libbpf_num_possible_cpus();
+	uint32_t bits = RING_MAX_BITS;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	if (ncpus > MAX_RING_CPUS) {
+		die_msg("warning: %d CPUs: transitions are sent one by one, not aggregated", ncpus);
+		s->rodata->aggregate = false;
+		ncpus = 1;
+	}
+	while (bits > RING_MIN_BITS &&
+	       ((size_t)ncpus << bits) * sizeof(struct agg_ring_rec) > RING_BUDGET)
+		bits--;
+	s->rodata->agg_ring_bits = bits;
+	t->ring_cpus = ncpus;
+	if (bpf_map__set_max_entries(s->maps.agg_ring, (uint32_t)ncpus << bits) ||
+	    bpf_map__set_max_entries(s->maps.agg_ring_pos, ncpus))
+		return -EINVAL;
+	return 0;
+}
+
+int aggring_open(struct tracer *t)
+{
+	struct tcpphase_bpf *s = t->skel;
+	size_t n = (size_t)t->ring_cpus << s->rodata->agg_ring_bits;
+
+	t->ring_len = page_round(n * sizeof(struct agg_ring_rec));
+	t->pos_len = page_round(t->ring_cpus * sizeof(struct agg_ring_pos));
+	t->ring = mmap(NULL, t->ring_len, PROT_READ, MAP_SHARED, bpf_map__fd(s->maps.agg_ring), 0);
+	if (t->ring == MAP_FAILED) {
+		t->ring = NULL;
+		return -errno;
+	}
+	t->ring_pos = mmap(NULL, t->pos_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   bpf_map__fd(s->maps.agg_ring_pos), 0);
+	if (t->ring_pos == MAP_FAILED) {
+		t->ring_pos = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+void aggring_close(struct tracer *t)
+{
+	if (t->ring)
+		munmap((void *)t->ring, t->ring_len);
+	if (t->ring_pos)
+		munmap(t->ring_pos, t->pos_len);
+	t->ring = NULL;
+	t->ring_pos = NULL;
+}
+
+/* Feed every published record, CPU by CPU; returns how many. */
+int aggring_consume(struct tracer *t, uint64_t now)
+{
+	uint32_t bits = t->skel->rodata->agg_ring_bits;
+	uint64_t mask = (1ULL << bits) - 1;
+	int n = 0;
+
+	if (!t->ring)
+		return 0;
+	for (int c = 0; c < t->ring_cpus; c++) {
+		struct agg_ring_pos *p = &t->ring_pos[c];
+		uint64_t tail = p->tail, head = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE);
+
+		while (tail != head) {
+			const struct agg_ring_rec *r = &t->ring[(uint64_t)c << bits | (tail & mask)];
+			struct agg_event a;
+
+			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+				/* claimed, not yet published: wait, unless it never will be */
+				if (!t->ring_stuck_since[c] || t->ring_stuck_pos[c] != tail) {
+					t->ring_stuck_since[c] = now;
+					t->ring_stuck_pos[c] = tail;
+					break;
+				}
+				if (now - t->ring_stuck_since[c] < STUCK_NS)
+					break;
+				t->ring_skipped++;
+				tail++;
+				continue;
+			}
+			memcpy(&a, &r->rec, sizeof(a));
+			tail++;
+			feed_agg(t, &a);
+			n++;
+		}
+		__atomic_store_n(&p->tail, tail, __ATOMIC_RELEASE);
+	}
+	return n;
+}
