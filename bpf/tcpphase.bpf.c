@@ -576,9 +576,16 @@ static __always_inline void read_counters(struct event *e, const struct tcp_sock
 	e->srtt_us = tp->srtt_us >> 3;
 }
 
-/* Send a slot's steps as one EV_AGG record, tuple as last read, and start a new batch. */
-static __always_inline void agg_send_as_is(struct sock_slot *s, const struct sock *sk)
+/*
+ * Send a slot's steps as one EV_AGG record, tuple as last read, and start a
+ * new batch. in_order: through the ring buffer, behind the events already
+ * sent there (a child whose request's events went that way).
+ */
+static __always_inline void agg_send_as_is(struct sock_slot *s, const struct sock *sk,
+					   bool in_order)
 {
+	__u64 lost;
+
 	struct event *h = &s->rec.head;
 	__u8 n = s->rec.n_steps;
 	struct agg_step *last = &s->rec.steps[(n - 1) & (AGG_STEPS - 1)];
@@ -591,7 +598,11 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 	h->oldstate = last->oldstate;
 	h->newstate = last->newstate;
 	h->err = last->err;
-	agg_output(&s->rec, n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0));
+	lost = n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0);
+	if (in_order)
+		output(&s->rec, sizeof(s->rec), lost);
+	else
+		agg_output(&s->rec, lost);
 	s->rec.n_steps = 0;
 	s->rec.owner_step = NO_STEP;
 	s->rec.head.aux = 0;
@@ -601,13 +612,13 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 
 /* Send a slot's steps with the socket's tuple and counters as of now. */
 static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
-				     const struct tcp_sock *tp, __u16 sport, __u16 dport)
+				     const struct tcp_sock *tp, __u16 sport, __u16 dport, bool in_order)
 {
 	s->rec.head.sport = sport;
 	s->rec.head.dport = dport;
 	read_sock(&s->rec.head, sk);
 	read_counters(&s->rec.head, tp);
-	agg_send_as_is(s, sk);
+	agg_send_as_is(s, sk, in_order);
 }
 
 /*
@@ -621,11 +632,11 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 				      const struct req_wait *w, const struct tw_link *l, __u64 tw)
 {
 	__u8 n = s->rec.n_steps;
-	bool send = newstate == TCP_CLOSE;
+	bool send = newstate == TCP_CLOSE, in_order = false;
 	struct agg_step *st;
 
 	if (n >= AGG_STEPS) {
-		agg_send(s, sk, tp, sport, dport);
+		agg_send(s, sk, tp, sport, dport, false);
 		n = 0;
 	}
 	/*
@@ -634,7 +645,7 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 	 * and start this socket afresh.
 	 */
 	if ((oldstate == TCP_CLOSE || oldstate == TCP_LISTEN) && n) {
-		agg_send_as_is(s, sk);
+		agg_send_as_is(s, sk, false);
 		n = 0;
 		s->rec.head.pid = 0;
 	}
@@ -659,7 +670,7 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 		read_sock(&s->rec.head, sk);
 	}
 	if (w && w->sent) {
-		send = true;
+		send = in_order = true;
 	} else if (w) {
 		s->rec.req = w->ev.id;
 		s->rec.req_syn_ns = w->ev.ts_ns;
@@ -674,7 +685,7 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 		s->rec.tw_substate = l->substate;
 	}
 	if (send)
-		agg_send(s, sk, tp, sport, dport);
+		agg_send(s, sk, tp, sport, dport, in_order);
 	if (newstate == TCP_CLOSE)
 		s->sk = 0;
 }

@@ -109,7 +109,7 @@ def timewait_recycled():
         time.sleep(0.3)
         tr.stop()
         rows = rows_in(tr, ns, lport=7306, rport=40306)
-    assert_eq("rows", len(rows), 2)
+    assert len(rows) == 2, rows
     first = min(rows, key=lambda r: r["start_time"])
     assert_eq("tw_end", first["tw_end"], "recycled")
     assert_between("time_wait s", ms(first, "time_wait_us") / 1000, 0.25, 0.6)
