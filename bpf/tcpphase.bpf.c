@@ -701,6 +701,7 @@ static __always_inline void send_tw_start(const struct tw_link *l, __u64 tw, con
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = l->start_ns;
 	e->type = EV_TW_START;
+	e->flags = EVF_FIRST_ARM;
 	e->id = tw;
 	e->aux = l->expires_ns;
 	e->newstate = l->substate;
@@ -991,6 +992,7 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	} else if (type == EV_TW_START) {
 		struct tw_link *l = bpf_map_lookup_elem(&last_tw, &zero);
 
+		flags |= EVF_FIRST_ARM;
 		if (l) {
 			l->tw = (__u64)tw;
 			l->netns = netns;

@@ -35,6 +35,7 @@ enum event_type {
 #define EVF_CONNECTING 0x04 /* TW_CANCEL from inside a connect() on the same tuple */
 #define EVF_SYNCOOKIE 0x08 /* REQ_*: the request sock is a syncookie one */
 #define EVF_FASTOPEN 0x10 /* STATE: the socket was opened by TCP Fast Open */
+#define EVF_FIRST_ARM 0x20 /* TW_START: the tw sock's first arming, not a re-arm */
 
 /* Kernel TCP states (include/net/tcp_states.h), stable UAPI-like values. */
 enum tcp_state_num {

@@ -83,6 +83,7 @@ int agg_expand(const struct agg_event *a, struct event *out)
 			e->id = a->head.aux;
 			e->newstate = a->tw_substate;
 			e->aux = a->tw_expires_ns;
+			e->flags = EVF_FIRST_ARM;
 		}
 		add_step(out, &n, a, i, last);
 		/* accept() comes after the step before it in time (or after the last) */

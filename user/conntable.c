@@ -595,7 +595,8 @@ static void req_pending_add(struct conntable *t, struct req *r)
 
 static void on_tw(struct conntable *t, const struct event *e)
 {
-	struct conn *c = u64map_get(t->tws, e->id);
+	/* a first arming has no endpoint yet: spare the large map a cold probe */
+	struct conn *c = e->flags & EVF_FIRST_ARM ? NULL : u64map_get(t->tws, e->id);
 
 	if (!c) {
 		struct tw_info *tw;

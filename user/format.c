@@ -152,14 +152,6 @@ const char *format_addr_port(char *buf, size_t len, int family, const uint8_t *a
 	return buf;
 }
 
-void sb_char(struct strbuf *b, char c)
-{
-	if (b->len + 1 < b->cap) {
-		b->buf[b->len++] = c;
-		b->buf[b->len] = '\0';
-	}
-}
-
 void sb_str(struct strbuf *b, const char *s)
 {
 	sb_mem(b, s, strlen(s));

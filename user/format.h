@@ -50,7 +50,14 @@ struct strbuf {
 void sb_str(struct strbuf *b, const char *s);
 /* n bytes of s (no NUL needed), cut to fit like the others */
 void sb_mem(struct strbuf *b, const char *s, size_t n);
-void sb_char(struct strbuf *b, char c);
+/* Inline: a CSV row appends ~60 separators. */
+static inline void sb_char(struct strbuf *b, char c)
+{
+	if (b->len + 1 < b->cap) {
+		b->buf[b->len++] = c;
+		b->buf[b->len] = '\0';
+	}
+}
 void sb_u64(struct strbuf *b, uint64_t v);
 /* A duration in ns as whole microseconds; nothing when ns < 0 (an empty field). */
 void sb_us(struct strbuf *b, int64_t ns);
