@@ -158,6 +158,14 @@ struct {
 	__type(value, struct sock_slot);
 } sock_slots SEC(".maps");
 
+/* The socket that owns each slot, 0 if free: what lookups and claims touch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* 1 << slot_bits, set by user space */
+	__type(key, __u32);
+	__type(value, __u64);
+} sock_keys SEC(".maps");
+
 /*
  * A request sock, from its timer's first arming (the SYN) until its child
  * takes it over. A request without a slot has its events sent as they come:
@@ -435,38 +443,59 @@ static __always_inline __u32 slot_hash(__u64 ptr)
 }
 
 /*
- * The socket's aggregation slot; with claim, a free one is taken for it.
- * The free slot is remembered by index: clang merges tests on a kept
+ * The socket's aggregation slot; with claim, a free one is taken for it,
+ * and *key is where it is released. The keys are apart from the slots, four
+ * to a bucket in one cache line: a new socket looks at one line, not four
+ * slots. The free key is remembered by index: clang merges tests on a kept
  * pointer into arithmetic that the verifier refuses.
  */
-static __always_inline struct sock_slot *sock_slot_get(__u64 sk, bool claim)
+static __always_inline struct sock_slot *sock_slot_get(__u64 sk, bool claim, __u64 **key)
 {
-	__u32 h = slot_hash(sk), mask = (1U << slot_bits) - 1, free = NO_SLOT;
+	__u32 h = slot_hash(sk) & ~(SLOT_PROBES - 1), mask = (1U << slot_bits) - 1;
+	__u32 free = NO_SLOT, idx = NO_SLOT;
 	struct sock_slot *s;
+	__u64 *k;
 
 	for (int i = 0; i < SLOT_PROBES; i++) {
-		__u32 idx = (h + i) & mask;
+		__u32 j = (h + i) & mask;
 
-		s = bpf_map_lookup_elem(&sock_slots, &idx);
-		if (!s)
+		k = bpf_map_lookup_elem(&sock_keys, &j);
+		if (!k)
 			return NULL;
-		if (s->sk == sk)
-			return s;
-		if (!s->sk && free == NO_SLOT)
-			free = idx;
+		if (*k == sk) {
+			idx = j;
+			break;
+		}
+		if (!*k && free == NO_SLOT)
+			free = j;
 	}
-	if (!claim || free == NO_SLOT)
-		return NULL;
-	s = bpf_map_lookup_elem(&sock_slots, &free);
-	if (!s || __sync_val_compare_and_swap(&s->sk, 0, sk))
-		return NULL;
-	s->rec.n_steps = 0;
-	s->rec.owner_step = NO_STEP;
-	s->rec.head.pid = 0;
-	s->rec.head.comm[0] = 0;
-	s->rec.head.aux = 0;
-	s->rec.req = 0;
-	s->rec.accept_ns = 0;
+	if (idx == NO_SLOT) {
+		if (!claim || free == NO_SLOT)
+			return NULL;
+		k = bpf_map_lookup_elem(&sock_keys, &free);
+		if (!k || __sync_val_compare_and_swap(k, 0, sk))
+			return NULL;
+		idx = free;
+		s = bpf_map_lookup_elem(&sock_slots, &idx);
+		if (!s) {
+			*k = 0;
+			return NULL;
+		}
+		s->sk = sk;
+		s->rec.n_steps = 0;
+		s->rec.owner_step = NO_STEP;
+		s->rec.head.pid = 0;
+		s->rec.head.comm[0] = 0;
+		s->rec.head.aux = 0;
+		s->rec.req = 0;
+		s->rec.accept_ns = 0;
+	} else {
+		k = bpf_map_lookup_elem(&sock_keys, &idx);
+		s = bpf_map_lookup_elem(&sock_slots, &idx);
+		if (!k || !s)
+			return NULL;
+	}
+	*key = k;
 	return s;
 }
 
@@ -626,7 +655,7 @@ static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
  * when full, and when a child's events must reach user space now (its
  * request's were sent as they came).
  */
-static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk,
+static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const struct sock *sk,
 				      const struct tcp_sock *tp, int oldstate, int newstate,
 				      __u16 sport, __u16 dport, __u8 flags, bool proc,
 				      const struct req_wait *w, const struct tw_link *l, __u64 tw)
@@ -686,8 +715,10 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 	}
 	if (send)
 		agg_send(s, sk, tp, sport, dport, in_order);
-	if (newstate == TCP_CLOSE)
+	if (newstate == TCP_CLOSE) {
 		s->sk = 0;
+		*key = 0;
+	}
 }
 
 /* Aggregation, socket sent per transition: the tw sock's first arming, as an event. */
@@ -780,11 +811,12 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		w = req_wait_take(sk, oldstate, netns, sport, dport);
 		/* listeners are few, and their children need them known at once */
 		if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE)) {
-			struct sock_slot *s = sock_slot_get(skp, true);
+			__u64 *key = NULL;
+			struct sock_slot *s = sock_slot_get(skp, true, &key);
 
-			if (s) {
-				agg_state(s, sk, tp, oldstate, newstate, sport, dport, flags, proc,
-					  w, l, tw);
+			if (s && key) {
+				agg_state(s, key, sk, tp, oldstate, newstate, sport, dport, flags,
+					  proc, w, l, tw);
 				return 0;
 			}
 			count(CNT_AGG_FULL);
@@ -1125,7 +1157,8 @@ static __always_inline int handle_accept(long fd)
 			count(CNT_SCRATCH_FULL);
 	}
 	if (aggregate) {
-		struct sock_slot *s = sock_slot_get((__u64)sk, false);
+		__u64 *key = NULL;
+		struct sock_slot *s = sock_slot_get((__u64)sk, false, &key);
 
 		/* an accept rides on the socket's record; the first one counts */
 		if (s) {
