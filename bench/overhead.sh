@@ -6,7 +6,9 @@
 #
 # The workload is bench/.output/churn (loopback connections as fast as the
 # machine goes). Each round runs it once per configuration: no tracer,
-# tcpphase --csv, tcpphase -e --csv, tcpphase (table), tcplife, tcpstates
+# tcpphase --csv, tcpphase --csv --no-aggregate (every transition through
+# the ring buffer, to show what aggregation saves), tcpphase -e --csv,
+# tcpphase (table), tcplife, tcpstates
 # (a peer that is not installed is skipped). Configurations are interleaved
 # and every other round runs them in reverse order, so drift (TIME_WAIT
 # population, thermal, a neighbour) falls on all of them alike. A tracer is
@@ -27,7 +29,8 @@
 #
 # Rows expected per connection:
 #   tcpphase --csv      2 (one per endpoint; those still in TIME_WAIT are
-#                       written at exit, as in_progress) + the header
+#                       written at exit, as in_progress) + the header; the
+#                       same with --no-aggregate
 #   tcpphase -e --csv   10 state changes (5 per endpoint; 3 + 3 with churn -r)
 #                       + the header
 #   tcpphase (table)    2 close lines + the header (the TIME_WAIT lines that
@@ -248,8 +251,9 @@ PROGS=$OUT/programs.csv
 declare -A ROWS FMT
 CHANGES=10
 [ "$RST" = 1 ] && CHANGES=6
-CONFIGS=(none tcpphase-csv tcpphase-events tcpphase-table)
+CONFIGS=(none tcpphase-csv tcpphase-csv-noagg tcpphase-events tcpphase-table)
 ROWS[tcpphase-csv]=2 FMT[tcpphase-csv]=lifecycle-csv
+ROWS[tcpphase-csv-noagg]=2 FMT[tcpphase-csv-noagg]=lifecycle-csv
 ROWS[tcpphase-events]=$CHANGES FMT[tcpphase-events]=events-csv
 ROWS[tcpphase-table]=2 FMT[tcpphase-table]=table
 ROWS[tcplife]=2 FMT[tcplife]=tcplife
@@ -271,6 +275,9 @@ TRACER_PID=""
 start_tracer() {	# NAME OUTFILE ERRFILE; sets TRACER_PID
 	case $1 in
 	tcpphase-csv) "${DEFSIG[@]}" "$TCPPHASE" --csv >"$2" 2>"$3" </dev/null & ;;
+	tcpphase-csv-noagg)
+		"${DEFSIG[@]}" "$TCPPHASE" --csv --no-aggregate >"$2" 2>"$3" </dev/null &
+		;;
 	tcpphase-events) "${DEFSIG[@]}" "$TCPPHASE" -e --csv >"$2" 2>"$3" </dev/null & ;;
 	tcpphase-table) "${DEFSIG[@]}" "$TCPPHASE" >"$2" 2>"$3" </dev/null & ;;
 	tcplife | tcpstates) "${DEFSIG[@]}" "$PEERS/$1" >"$2" 2>"$3" </dev/null & ;;

@@ -641,7 +641,8 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 
 /* Send a slot's steps with the socket's tuple and counters as of now. */
 static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
-				     const struct tcp_sock *tp, __u16 sport, __u16 dport, bool in_order)
+				     const struct tcp_sock *tp, __u16 sport, __u16 dport,
+				     bool in_order)
 {
 	s->rec.head.sport = sport;
 	s->rec.head.dport = dport;

@@ -2,8 +2,8 @@
 /*
  * aggring.c - read the per-CPU rings of EV_AGG records (see struct
  * agg_ring_rec in bpf/tcpphase.h): sized before load, mmap'ed after it,
- * drained on every pass of the poll loop before the ring buffer, so that a
- * socket's record comes before the TIME_WAIT events that follow it.
+ * drained on every pass of the poll loop into the reorder stage, which
+ * merges them with the ring buffer's events in time order.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,9 +17,9 @@
 #include "tcpphase.skel.h"
 
 /* At most this much kernel memory for the rings, whatever the CPU count. */
-#define RING_BUDGET (32U << 20)
+#define RING_BUDGET (64U << 20)
 #define RING_MIN_BITS 9
-#define RING_MAX_BITS 13
+#define RING_MAX_BITS 15
 
 /* A position that stays unpublished this long was lost to a failed claim. */
 #define STUCK_NS 1000000000ULL
@@ -86,7 +86,7 @@ void aggring_close(struct tracer *t)
 	t->ring_pos = NULL;
 }
 
-/* Feed every published record, CPU by CPU; returns how many. */
+/* Hand every published record to the reorder stage, CPU by CPU; returns how many. */
 int aggring_consume(struct tracer *t, uint64_t now)
 {
 	uint32_t bits = t->skel->rodata->agg_ring_bits;
@@ -100,7 +100,8 @@ int aggring_consume(struct tracer *t, uint64_t now)
 		uint64_t tail = p->tail, head = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE);
 
 		while (tail != head) {
-			const struct agg_ring_rec *r = &t->ring[(uint64_t)c << bits | (tail & mask)];
+			const struct agg_ring_rec *r =
+				&t->ring[(uint64_t)c << bits | (tail & mask)];
 			struct agg_event a;
 
 			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != tail + 1) {
@@ -118,7 +119,7 @@ int aggring_consume(struct tracer *t, uint64_t now)
 			}
 			memcpy(&a, &r->rec, sizeof(a));
 			tail++;
-			feed_agg(t, &a);
+			reorder_agg(t->reorder, &a);
 			n++;
 		}
 		__atomic_store_n(&p->tail, tail, __ATOMIC_RELEASE);

@@ -119,18 +119,31 @@ void feed_agg(struct tracer *t, const struct agg_event *a)
 		feed_event(t, &ev[i]);
 }
 
+/* reorder.h callbacks */
+static void reordered_event(void *ctx, const struct event *e)
+{
+	feed_event(ctx, e);
+}
+
+static void reordered_agg(void *ctx, const struct agg_event *a)
+{
+	feed_agg(ctx, a);
+}
+
+/* A ring-buffer record: held until it can be handed on in time order. */
 int handle_event(void *ctx, void *data, size_t len)
 {
+	struct tracer *t = ctx;
 	const struct event *e = data;
 
 	if (len < sizeof(struct event))
 		return 0;
 	if (e->type == EV_AGG) {
 		if (len >= sizeof(struct agg_event))
-			feed_agg(ctx, data);
+			reorder_agg(t->reorder, data);
 		return 0;
 	}
-	feed_event(ctx, e);
+	reorder_event(t->reorder, e);
 	return 0;
 }
 
@@ -260,15 +273,16 @@ static int run(struct tracer *t)
 
 	t->last_summary = start;
 	while (!exiting) {
-		uint64_t now;
+		uint64_t now, read_start = now_ns(CLOCK_MONOTONIC);
 
 		/* wakes early only when the buffer fills; records submitted
 		 * without a wakeup are not reported by epoll: consume them */
 		err = ring_buffer__poll(t->rb, POLL_MS);
-		/* a socket's record first, then the TIME_WAIT events after it */
 		aggring_consume(t, now_ns(CLOCK_MONOTONIC));
 		if (err >= 0)
 			err = ring_buffer__consume(t->rb);
+		/* what is older than this has come in by both ways: in order */
+		reorder_flush(t->reorder, read_start - HOLD_NS);
 		if (err < 0 && err != -EINTR) {
 			die_msg("ring buffer: %s", strerror(-err));
 			return 0;
@@ -292,6 +306,7 @@ static int run(struct tracer *t)
 	tcpphase_bpf__detach(t->skel);
 	aggring_consume(t, now_ns(CLOCK_MONOTONIC));
 	ring_buffer__consume(t->rb);
+	reorder_flush(t->reorder, UINT64_MAX);
 	drain_slots(t);
 	finish(t, now_ns(CLOCK_MONOTONIC));
 	return out_flush(&t->out);
@@ -408,6 +423,11 @@ int main(int argc, char **argv)
 			status = replay(&t);
 		goto cleanup;
 	}
+	t.reorder = reorder_new(reordered_event, reordered_agg, &t);
+	if (!t.reorder) {
+		die_msg("out of memory");
+		goto cleanup;
+	}
 	if (start_bpf(&t) || setup_outputs(&t))
 		goto cleanup;
 	if (t.opts.verbose)
@@ -445,6 +465,7 @@ cleanup:
 	summary_free(t.summary);
 	ring_buffer__free(t.rb);
 	aggring_close(&t);
+	reorder_free(t.reorder);
 	tcpphase_bpf__destroy(t.skel);
 	ct_free(t.table);
 	return status;

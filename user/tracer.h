@@ -18,11 +18,14 @@
 #include "metrics.h"
 #include "opts.h"
 #include "record.h"
+#include "reorder.h"
 #include "sink.h"
 #include "summary.h"
 #include "tcpphase.h"
 
 #define POLL_MS 50
+/* A record reaches user space within this long of its time (reorder.h). */
+#define HOLD_NS 10000000ULL
 #define MAX_RING_CPUS 1024
 #define LOSS_CHECK_NS 1000000000ULL
 
@@ -43,6 +46,7 @@ struct tracer {
 	uint64_t last_summary;
 	int rec_err; /* first recorder error, -errno */
 	uint64_t rec_refused; /* events the recording format refused */
+	struct reorder *reorder; /* records from both ways, back in time order */
 	/* the per-CPU rings of aggregated records (aggring.c) */
 	const struct agg_ring_rec *ring;
 	struct agg_ring_pos *ring_pos;

@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# rss.sh - is tcpphase's memory bounded under a long churn? Runs
+# `tcpphase --csv > /dev/null` while bench/.output/churn opens and closes
+# loopback connections for SECS seconds, samples the tracer's VmRSS and
+# VmHWM every STEP seconds, and prints them with the connection count, the
+# rows written and tcpphase's own loss line.
+#
+# Usage: rss.sh [-T SECS] [-s STEP] [-a 'CHURN ARGS'] [-- TCPPHASE ARGS]
+#   -T SECS   how long the churn runs (default 600)
+#   -s STEP   seconds between samples (default 30)
+#   -a ARGS   churn arguments (default "-c 64")
+# Environment: TCPPHASE (default ../tcpphase). Needs root.
+
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TCPPHASE=${TCPPHASE:-$(dirname "$HERE")/tcpphase}
+SECS=600 STEP=30 CHURN_ARGS="-c 64"
+while getopts "T:s:a:h" o; do
+	case $o in
+	T) SECS=$OPTARG ;;
+	s) STEP=$OPTARG ;;
+	a) CHURN_ARGS=$OPTARG ;;
+	*) sed -n '/^# Usage:/,/^# Environment/s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" = "--" ] && shift
+
+make -s -C "$HERE" || exit 1
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+"$TCPPHASE" --csv "$@" >"$OUT/rows" 2>"$OUT/err" &
+TP=$!
+for _ in $(seq 100); do [ -s "$OUT/rows" ] && break; sleep 0.1; done
+kill -0 "$TP" 2>/dev/null || { cat "$OUT/err"; exit 1; }
+
+# shellcheck disable=SC2086 # CHURN_ARGS is a list of arguments
+"$HERE/.output/churn" -n 1000000000 -T "$SECS" $CHURN_ARGS >"$OUT/churn" 2>&1 &
+CH=$!
+start=$(date +%s)
+printf '%8s %12s %12s\n' "seconds" "VmRSS_kB" "VmHWM_kB"
+while kill -0 "$CH" 2>/dev/null; do
+	sleep "$STEP"
+	rss=$(awk '/^VmRSS/ {print $2}' /proc/"$TP"/status)
+	hwm=$(awk '/^VmHWM/ {print $2}' /proc/"$TP"/status)
+	printf '%8d %12s %12s\n' $(($(date +%s) - start)) "$rss" "$hwm"
+done
+wait "$CH"
+sleep 1
+kill -INT "$TP"
+wait "$TP"
+echo "churn: $(tail -n 1 "$OUT/churn")"
+echo "rows written: $(($(wc -l <"$OUT/rows") - 1))"
+grep -v '^$' "$OUT/err" | tail -n 3
