@@ -43,6 +43,35 @@ def run_pair(host, port, client_then, server_then, family_args=()):
     return tr, rows, cli.pid, srv.pid
 
 
+def checked_pair(host, port, client_then, server_then, client_closes, family_args=()):
+    """run_pair + check_pair, once more if the first run lost its closer's tail.
+
+    Rarely (about one run in 30 here) the kernel runs neither program for the
+    closer's FIN_WAIT1 -> FIN_WAIT2 and FIN_WAIT2 -> CLOSE: the tracepoint's
+    run and recursion-miss counts both fall short of the transitions made
+    (bench/RESULTS.md). Only that loss, a missing tail, earns a second run.
+    """
+    for attempt in (1, 2):
+        tr, rows, cpid, spid = run_pair(host, port, client_then, server_then, family_args)
+        try:
+            check_pair(rows, port, cpid, spid, client_closes)
+            return tr, rows
+        except AssertionError:
+            if attempt == 2 or not tail_lost(rows, port, client_closes):
+                raise
+
+
+def tail_lost(rows, port, client_closes):
+    """The closer's transitions are the expected ones with the last two missing."""
+    cport = client_port(rows, port)
+    closer = by_socket(rows, cport, port) if client_closes else by_socket(rows, port, cport)
+    closer = [t for t in closer if t != ("CLOSE", "SYN_SENT")]
+    want = ACTIVE_CLOSE[1:] if client_closes else [
+        ("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"), ("ESTABLISHED", "FIN_WAIT1"),
+        ("FIN_WAIT1", "FIN_WAIT2"), ("FIN_WAIT2", "CLOSE")]
+    return closer == want[:-2]
+
+
 def check_pair(rows, port, cli_pid, srv_pid, client_closes):
     cport = client_port(rows, port)
     cli = by_socket(rows, cport, port)
@@ -77,23 +106,20 @@ def check_pair(rows, port, cli_pid, srv_pid, client_closes):
 
 @test("events: IPv4 loopback, client closes first")
 def events_v4_client_closes():
-    tr, rows, cpid, spid = run_pair("127.0.0.1", 7101, "close", "eof")
+    tr, rows = checked_pair("127.0.0.1", 7101, "close", "eof", client_closes=True)
     assert_eq("header", tr.out.splitlines()[0], EVENT_COLUMNS)
-    check_pair(rows, 7101, cpid, spid, client_closes=True)
     assert all(r["family"] == "ipv4" and r["laddr"] == "127.0.0.1" for r in rows)
     assert "lost 0 " in tr.err, tr.err
 
 
 @test("events: IPv4 loopback, server closes first")
 def events_v4_server_closes():
-    tr, rows, cpid, spid = run_pair("127.0.0.1", 7102, "eof", "close")
-    check_pair(rows, 7102, cpid, spid, client_closes=False)
+    checked_pair("127.0.0.1", 7102, "eof", "close", client_closes=False)
 
 
 @test("events: IPv6 on ::1")
 def events_v6():
-    tr, rows, cpid, spid = run_pair("::1", 7103, "close", "eof", ("-6",))
-    check_pair(rows, 7103, cpid, spid, client_closes=True)
+    tr, rows = checked_pair("::1", 7103, "close", "eof", client_closes=True, family_args=("-6",))
     assert all(r["family"] == "ipv6" and r["laddr"] == "::1" for r in rows), rows
 
 

@@ -252,14 +252,15 @@ def lifecycle_aggregation_equivalent():
         for col in exact:
             assert_eq(f"{k} {col}", a[k][col], r[k][col])
         for col in timed:
-            # each tracer's programs read the clock themselves: a few us apart
+            # each tracer's programs read the clock themselves, and a tw sock's
+            # times come from its timer's jiffies (4 ms at HZ=250)
             if "7224" in k and col != "handshake_us":
                 continue  # cut at each tracer's own exit
             if r[k][col] == "":
                 assert_eq(f"{k} {col}", a[k][col], "")
             else:
-                assert_between(f"{k} {col} ms", ms(a[k], col), ms(r[k], col) - 1,
-                               ms(r[k], col) + 1)
+                assert_between(f"{k} {col} ms", ms(a[k], col), ms(r[k], col) - 5,
+                               ms(r[k], col) + 5)
     s = [a[k] for k in mine if k[1] == "passive" and k[2] == "7224"][0]
     assert_eq("open at exit: partial", s["partial"], "1")
     assert_between("open at exit: close_wait so far ms", ms(s, "close_wait_us"), 400, 700)
