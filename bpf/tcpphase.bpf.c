@@ -605,16 +605,9 @@ static __always_inline void read_counters(struct event *e, const struct tcp_sock
 	e->srtt_us = tp->srtt_us >> 3;
 }
 
-/*
- * Send a slot's steps as one EV_AGG record, tuple as last read, and start a
- * new batch. in_order: through the ring buffer, behind the events already
- * sent there (a child whose request's events went that way).
- */
-static __always_inline void agg_send_as_is(struct sock_slot *s, const struct sock *sk,
-					   bool in_order)
+/* Send a slot's steps as one EV_AGG record, tuple as last read, and start a new batch. */
+static __always_inline void agg_send_as_is(struct sock_slot *s, const struct sock *sk)
 {
-	__u64 lost;
-
 	struct event *h = &s->rec.head;
 	__u8 n = s->rec.n_steps;
 	struct agg_step *last = &s->rec.steps[(n - 1) & (AGG_STEPS - 1)];
@@ -627,11 +620,7 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 	h->oldstate = last->oldstate;
 	h->newstate = last->newstate;
 	h->err = last->err;
-	lost = n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0);
-	if (in_order)
-		output(&s->rec, sizeof(s->rec), lost);
-	else
-		agg_output(&s->rec, lost);
+	agg_output(&s->rec, n + (s->rec.req ? 1 : 0) + (s->rec.accept_ns ? 1 : 0));
 	s->rec.n_steps = 0;
 	s->rec.owner_step = NO_STEP;
 	s->rec.head.aux = 0;
@@ -641,14 +630,13 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 
 /* Send a slot's steps with the socket's tuple and counters as of now. */
 static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
-				     const struct tcp_sock *tp, __u16 sport, __u16 dport,
-				     bool in_order)
+				     const struct tcp_sock *tp, __u16 sport, __u16 dport)
 {
 	s->rec.head.sport = sport;
 	s->rec.head.dport = dport;
 	read_sock(&s->rec.head, sk);
 	read_counters(&s->rec.head, tp);
-	agg_send_as_is(s, sk, in_order);
+	agg_send_as_is(s, sk);
 }
 
 /*
@@ -662,11 +650,11 @@ static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const str
 				      const struct req_wait *w, const struct tw_link *l, __u64 tw)
 {
 	__u8 n = s->rec.n_steps;
-	bool send = newstate == TCP_CLOSE, in_order = false;
+	bool send = newstate == TCP_CLOSE;
 	struct agg_step *st;
 
 	if (n >= AGG_STEPS) {
-		agg_send(s, sk, tp, sport, dport, false);
+		agg_send(s, sk, tp, sport, dport);
 		n = 0;
 	}
 	/*
@@ -675,7 +663,7 @@ static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const str
 	 * and start this socket afresh.
 	 */
 	if ((oldstate == TCP_CLOSE || oldstate == TCP_LISTEN) && n) {
-		agg_send_as_is(s, sk, false);
+		agg_send_as_is(s, sk);
 		n = 0;
 		s->rec.head.pid = 0;
 	}
@@ -700,7 +688,7 @@ static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const str
 		read_sock(&s->rec.head, sk);
 	}
 	if (w && w->sent) {
-		send = in_order = true;
+		send = true;
 	} else if (w) {
 		s->rec.req = w->ev.id;
 		s->rec.req_syn_ns = w->ev.ts_ns;
@@ -715,7 +703,7 @@ static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const str
 		s->rec.tw_substate = l->substate;
 	}
 	if (send)
-		agg_send(s, sk, tp, sport, dport, in_order);
+		agg_send(s, sk, tp, sport, dport);
 	if (newstate == TCP_CLOSE) {
 		s->sk = 0;
 		*key = 0;

@@ -60,6 +60,9 @@ int aggring_open(struct tracer *t)
 	struct tcpphase_bpf *s = t->skel;
 	size_t n = (size_t)t->ring_cpus << s->rodata->agg_ring_bits;
 
+	if (!s->rodata->aggregate)
+		return 0;
+
 	t->ring_len = page_round(n * sizeof(struct agg_ring_rec));
 	t->pos_len = page_round(t->ring_cpus * sizeof(struct agg_ring_pos));
 	t->ring = mmap(NULL, t->ring_len, PROT_READ, MAP_SHARED, bpf_map__fd(s->maps.agg_ring), 0);
@@ -119,7 +122,7 @@ int aggring_consume(struct tracer *t, uint64_t now)
 			}
 			memcpy(&a, &r->rec, sizeof(a));
 			tail++;
-			reorder_agg(t->reorder, &a);
+			reorder_agg(t->reorder, 1 + c, &a);
 			n++;
 		}
 		__atomic_store_n(&p->tail, tail, __ATOMIC_RELEASE);

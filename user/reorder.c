@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * reorder.c - a time-ordered holding area for records (see reorder.h).
+ * reorder.c - per-way FIFO queues merged on time (see reorder.h).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -8,143 +8,133 @@
 
 #include "reorder.h"
 
-struct held {
-	uint64_t ts;
-	uint64_t seq; /* arrival order: keeps ties as they came */
-	bool agg;
-	union {
-		struct event e;
-		struct agg_event a;
-	};
-};
-
-struct key {
-	uint64_t ts;
-	uint64_t seq;
-	uint32_t idx;
+/* A ring of records of one size; grows by doubling. */
+struct fifo {
+	char *buf;
+	size_t size; /* bytes per record */
+	size_t cap, head, n;
 };
 
 struct reorder {
-	struct held *h;
-	struct key *keys;
-	size_t n, cap;
-	uint64_t next_seq;
+	int n_ways;
+	struct fifo *ways;
 	reorder_event_fn on_event;
 	reorder_agg_fn on_agg;
 	void *ctx;
 };
 
-struct reorder *reorder_new(reorder_event_fn on_event, reorder_agg_fn on_agg, void *ctx)
+struct reorder *reorder_new(int n_agg, reorder_event_fn on_event, reorder_agg_fn on_agg, void *ctx)
 {
 	struct reorder *r = calloc(1, sizeof(*r));
 
-	if (!r)
-		return NULL;
+	if (!r || n_agg < 0)
+		goto fail;
+	r->n_ways = 1 + n_agg;
+	r->ways = calloc(r->n_ways, sizeof(*r->ways));
+	if (!r->ways)
+		goto fail;
+	r->ways[0].size = sizeof(struct event);
+	for (int i = 1; i < r->n_ways; i++)
+		r->ways[i].size = sizeof(struct agg_event);
 	r->on_event = on_event;
 	r->on_agg = on_agg;
 	r->ctx = ctx;
 	return r;
+fail:
+	free(r);
+	return NULL;
 }
 
 void reorder_free(struct reorder *r)
 {
 	if (!r)
 		return;
-	free(r->h);
-	free(r->keys);
+	for (int i = 0; i < r->n_ways; i++)
+		free(r->ways[i].buf);
+	free(r->ways);
 	free(r);
 }
 
-static struct held *slot(struct reorder *r)
+static void *at(const struct fifo *f, size_t i)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 1024;
-		struct held *h = realloc(r->h, cap * sizeof(*h));
-		struct key *k;
+	return f->buf + ((f->head + i) % f->cap) * f->size;
+}
 
-		if (!h)
-			return NULL;
-		r->h = h;
-		k = realloc(r->keys, cap * sizeof(*k));
-		if (!k)
-			return NULL;
-		r->keys = k;
-		r->cap = cap;
+static int push(struct fifo *f, const void *rec)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 4096;
+		char *buf = malloc(cap * f->size);
+
+		if (!buf)
+			return -1;
+		/* unwrap into the new ring */
+		for (size_t i = 0; i < f->n; i++)
+			memcpy(buf + i * f->size, at(f, i), f->size);
+		free(f->buf);
+		f->buf = buf;
+		f->cap = cap;
+		f->head = 0;
 	}
-	return &r->h[r->n++];
+	memcpy(at(f, f->n), rec, f->size);
+	f->n++;
+	return 0;
 }
 
 int reorder_event(struct reorder *r, const struct event *e)
 {
-	struct held *h = slot(r);
-
-	if (!h) {
+	if (push(&r->ways[0], e)) {
 		r->on_event(r->ctx, e);
 		return -1;
 	}
-	h->ts = e->ts_ns;
-	h->seq = r->next_seq++;
-	h->agg = false;
-	h->e = *e;
 	return 0;
 }
 
-int reorder_agg(struct reorder *r, const struct agg_event *a)
+int reorder_agg(struct reorder *r, int way, const struct agg_event *a)
 {
-	struct held *h = slot(r);
-
-	if (!h) {
+	if (way < 1 || way >= r->n_ways || push(&r->ways[way], a)) {
 		r->on_agg(r->ctx, a);
 		return -1;
 	}
-	h->ts = a->head.ts_ns;
-	h->seq = r->next_seq++;
-	h->agg = true;
-	h->a = *a;
 	return 0;
 }
 
-static int key_cmp(const void *pa, const void *pb)
+/* Both record types start with a struct event: its ts_ns is the time. */
+static uint64_t head_ts(const struct fifo *f)
 {
-	const struct key *a = pa, *b = pb;
-
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	return ((const struct event *)at(f, 0))->ts_ns;
 }
 
 void reorder_flush(struct reorder *r, uint64_t cutoff)
 {
-	size_t i, done = 0, kept = 0;
+	for (;;) {
+		struct fifo *best = NULL;
+		uint64_t ts = cutoff;
 
-	if (!r->n)
-		return;
-	for (i = 0; i < r->n; i++) {
-		r->keys[i].ts = r->h[i].ts;
-		r->keys[i].seq = r->h[i].seq;
-		r->keys[i].idx = i;
-	}
-	qsort(r->keys, r->n, sizeof(*r->keys), key_cmp);
-	for (; done < r->n && r->keys[done].ts < cutoff; done++) {
-		const struct held *h = &r->h[r->keys[done].idx];
+		for (int i = 0; i < r->n_ways; i++) {
+			struct fifo *f = &r->ways[i];
 
-		if (h->agg)
-			r->on_agg(r->ctx, &h->a);
+			if (f->n && head_ts(f) < ts) {
+				ts = head_ts(f);
+				best = f;
+			}
+		}
+		if (!best)
+			return;
+		if (best == &r->ways[0])
+			r->on_event(r->ctx, at(best, 0));
 		else
-			r->on_event(r->ctx, &h->e);
+			r->on_agg(r->ctx, at(best, 0));
+		best->head = (best->head + 1) % best->cap;
+		best->n--;
 	}
-	if (done == r->n) {
-		r->n = 0;
-		return;
-	}
-	/* keep the younger ones, in arrival order, for the next flush */
-	for (i = 0; i < r->n; i++)
-		if (r->h[i].ts >= cutoff)
-			r->h[kept++] = r->h[i];
-	r->n = kept;
 }
 
 size_t reorder_held(const struct reorder *r)
 {
-	return r->n;
+	size_t n = 0;
+
+	for (int i = 0; i < r->n_ways; i++)
+		n += r->ways[i].n;
+	return n;
 }

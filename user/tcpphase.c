@@ -130,7 +130,10 @@ static void reordered_agg(void *ctx, const struct agg_event *a)
 	feed_agg(ctx, a);
 }
 
-/* A ring-buffer record: held until it can be handed on in time order. */
+/*
+ * A ring-buffer record. Aggregating, it is held until it can be handed on
+ * in time order with the per-CPU rings' records; else this is the only way.
+ */
 int handle_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
@@ -139,11 +142,18 @@ int handle_event(void *ctx, void *data, size_t len)
 	if (len < sizeof(struct event))
 		return 0;
 	if (e->type == EV_AGG) {
-		if (len >= sizeof(struct agg_event))
-			reorder_agg(t->reorder, data);
+		if (len < sizeof(struct agg_event))
+			return 0;
+		if (t->reorder)
+			reorder_agg(t->reorder, 1 + e->cpu % t->ring_cpus, data);
+		else
+			feed_agg(t, data);
 		return 0;
 	}
-	reorder_event(t->reorder, e);
+	if (t->reorder)
+		reorder_event(t->reorder, e);
+	else
+		feed_event(t, e);
 	return 0;
 }
 
@@ -281,8 +291,9 @@ static int run(struct tracer *t)
 		aggring_consume(t, now_ns(CLOCK_MONOTONIC));
 		if (err >= 0)
 			err = ring_buffer__consume(t->rb);
-		/* what is older than this has come in by both ways: in order */
-		reorder_flush(t->reorder, read_start - HOLD_NS);
+		/* what is older than this has come in by every way: in order */
+		if (t->reorder)
+			reorder_flush(t->reorder, read_start - HOLD_NS);
 		if (err < 0 && err != -EINTR) {
 			die_msg("ring buffer: %s", strerror(-err));
 			return 0;
@@ -306,7 +317,8 @@ static int run(struct tracer *t)
 	tcpphase_bpf__detach(t->skel);
 	aggring_consume(t, now_ns(CLOCK_MONOTONIC));
 	ring_buffer__consume(t->rb);
-	reorder_flush(t->reorder, UINT64_MAX);
+	if (t->reorder)
+		reorder_flush(t->reorder, UINT64_MAX);
 	drain_slots(t);
 	finish(t, now_ns(CLOCK_MONOTONIC));
 	return out_flush(&t->out);
@@ -423,13 +435,15 @@ int main(int argc, char **argv)
 			status = replay(&t);
 		goto cleanup;
 	}
-	t.reorder = reorder_new(reordered_event, reordered_agg, &t);
-	if (!t.reorder) {
-		die_msg("out of memory");
-		goto cleanup;
-	}
 	if (start_bpf(&t) || setup_outputs(&t))
 		goto cleanup;
+	if (t.skel->rodata->aggregate) {
+		t.reorder = reorder_new(t.ring_cpus, reordered_event, reordered_agg, &t);
+		if (!t.reorder) {
+			die_msg("out of memory");
+			goto cleanup;
+		}
+	}
 	if (t.opts.verbose)
 		fprintf(stderr, "tcpphase: tracing, Ctrl-C to stop\n");
 	if (t.opts.stuck_s > 0)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_reorder.c - records from the two ways (ring buffer events, per-CPU
- * aggregated records) come out in time order, ties in arrival order, and
- * only once older than the cutoff.
+ * test_reorder.c - records from the several ways (ring buffer events,
+ * per-CPU aggregated records) come out merged in time order, each way in
+ * its own order, and only once older than the cutoff.
  */
 #include <stdlib.h>
 
@@ -43,16 +43,16 @@ static void push_event(struct reorder *r, uint64_t ts, uint64_t id)
 	ASSERT_OK(reorder_event(r, &e), "reorder_event");
 }
 
-static void push_agg(struct reorder *r, uint64_t ts, uint64_t id)
+static void push_agg(struct reorder *r, int way, uint64_t ts, uint64_t id)
 {
 	struct agg_event a = { .head = { .ts_ns = ts, .id = id, .type = EV_AGG } };
 
-	ASSERT_OK(reorder_agg(r, &a), "reorder_agg");
+	ASSERT_OK(reorder_agg(r, way, &a), "reorder_agg");
 }
 
 static void test_time_order(void)
 {
-	struct reorder *r = reorder_new(on_event, on_agg, NULL);
+	struct reorder *r = reorder_new(2, on_event, on_agg, NULL);
 
 	if (!ASSERT_OK_PTR(r, "reorder_new"))
 		return;
@@ -61,7 +61,7 @@ static void test_time_order(void)
 		/* the ring buffer was read first: the tw cancel at 200 came in
 		 * before the socket's record at 100 from a per-CPU ring */
 		push_event(r, 200, 2);
-		push_agg(r, 100, 1);
+		push_agg(r, 1, 100, 1);
 		reorder_flush(r, 1000);
 		ASSERT_EQ(out.n, 2, "handed on");
 		ASSERT_EQ(out.id[0], 1, "the socket first");
@@ -71,7 +71,7 @@ static void test_time_order(void)
 	}
 	if (SUBTEST("younger than the cutoff: held for the next flush")) {
 		out.n = 0;
-		push_agg(r, 500, 5);
+		push_agg(r, 2, 500, 5);
 		push_event(r, 300, 3);
 		push_event(r, 900, 9);
 		reorder_flush(r, 600);
@@ -80,7 +80,7 @@ static void test_time_order(void)
 		ASSERT_EQ(out.id[1], 5, "then");
 		ASSERT_EQ(reorder_held(r), 1, "one held");
 		/* a record of 700 arrives late by the other way: still in order */
-		push_agg(r, 700, 7);
+		push_agg(r, 1, 700, 7);
 		reorder_flush(r, UINT64_MAX);
 		ASSERT_EQ(out.n, 4, "all handed on");
 		ASSERT_EQ(out.id[2], 7, "the late one before");
@@ -95,13 +95,35 @@ static void test_time_order(void)
 		for (int i = 0; i < 20; i++)
 			ASSERT_EQ(out.id[i], i, "arrival order");
 	}
-	if (SUBTEST("many records, shuffled")) {
+	if (SUBTEST("three ways interleaved, queues grown past their first size")) {
+		uint64_t last = 0;
+		int sorted = 1;
+
 		out.n = 0;
-		for (int i = 0; i < 5000; i++)
-			push_event(r, (i * 7919) % 5000, i);
+		for (int i = 0; i < 3000; i++) {
+			push_event(r, 3 * i, i);
+			push_agg(r, 1, 3 * i + 1, i);
+			push_agg(r, 2, 3 * i + 2, i);
+		}
+		ASSERT_EQ(reorder_held(r), 9000, "held");
+		reorder_flush(r, 4500);
+		ASSERT_EQ(out.n, 4500, "handed on (the first 64 recorded)");
+		ASSERT_EQ(reorder_held(r), 9000 - 4500, "the younger half held");
+		for (int i = 0; i < 64; i++) {
+			sorted &= out.ts[i] >= last;
+			last = out.ts[i];
+		}
+		ASSERT_TRUE(sorted, "in time order");
 		reorder_flush(r, UINT64_MAX);
-		ASSERT_EQ(out.n, 5000, "handed on");
 		ASSERT_EQ(reorder_held(r), 0, "none held");
+	}
+	if (SUBTEST("a way that does not exist: handed on at once")) {
+		struct agg_event a = { .head = { .ts_ns = 1, .id = 99 } };
+
+		out.n = 0;
+		ASSERT_EQ(reorder_agg(r, 3, &a), -1, "refused");
+		ASSERT_EQ(out.n, 1, "handed on");
+		ASSERT_EQ(out.id[0], 99, "that record");
 	}
 	reorder_free(r);
 }
