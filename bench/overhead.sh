@@ -543,10 +543,11 @@ run_trial() {	# PASS ROUND NAME
 }
 
 # ---- main --------------------------------------------------------------------
-# other runs of this script (not this shell's own subshells)
+# other runs of this script (not this shell's own subshells, nor a wrapper
+# such as timeout(1) that started this one)
 OTHER_RUNS=""
 while read -r p; do
-	[ "$p" = $$ ] || [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = $$ ] ||
+	[ "$p" = $$ ] || [ "$p" = "$PPID" ] || [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = $$ ] ||
 		OTHER_RUNS="$OTHER_RUNS $p"
 done < <(pgrep -f 'overhead\.sh')
 
