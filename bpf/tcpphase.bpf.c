@@ -7,7 +7,8 @@
  *  - timer:timer_{start,expire_entry,cancel} on tw_timer_handler and
  *    reqsk_timer_handler: the TIME_WAIT sock and the request sock (passive
  *    handshake), which no state tracepoint shows;
- *  - syscalls:sys_exit_accept{,4}: which task accepted a passive socket.
+ *  - syscalls:sys_exit_accept{,4} (with --accept): which task accepted a
+ *    passive socket.
  *
  * Every hook comes as a pair, a primary and a rescue attached after it: a
  * run of a program that is interrupted by a softirq firing the same
@@ -16,7 +17,12 @@
  * handles the event itself when the token does not match, so one of the two
  * sees every event whichever of them was interrupted.
  *
- * The programs keep almost no state: user space joins the records.
+ * Aggregating (the default), a socket's transitions, and what the other
+ * hooks learn of it, gather in a slot of an array map and cross to user
+ * space as one record at "-> CLOSE", through a lock-free per-CPU ring; only
+ * TIME_WAIT ends and the odd request go through the ring buffer one by one.
+ * Otherwise (-e, --stuck, --no-aggregate) every fact is a ring-buffer
+ * record. Either way user space joins the records into lifecycles.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -4,9 +4,10 @@
  *
  * The BPF side reports raw kernel facts (a state change, a request or
  * TIME_WAIT timer armed, fired or cancelled, an accept()) as fixed-size
- * records on one ring buffer; user space joins them into per-connection
- * lifecycles. Only constants and fixed-width structs here, no includes:
- * both vmlinux.h and <linux/types.h> users must be able to include it.
+ * records, one by one on a ring buffer or gathered per socket (EV_AGG) on
+ * per-CPU rings; user space joins them into per-connection lifecycles.
+ * Only constants and fixed-width structs here, no includes: both vmlinux.h
+ * and <linux/types.h> users must be able to include it.
  */
 #ifndef __TCPPHASE_H
 #define __TCPPHASE_H
