@@ -6,7 +6,6 @@
  * merges them with the ring buffer's events in time order.
  */
 #include <errno.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -105,7 +104,6 @@ int aggring_consume(struct tracer *t, uint64_t now)
 		while (tail != head) {
 			const struct agg_ring_rec *r =
 				&t->ring[(uint64_t)c << bits | (tail & mask)];
-			struct agg_event a;
 
 			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != tail + 1) {
 				/* claimed, not yet published: wait, unless it never will be */
@@ -120,9 +118,9 @@ int aggring_consume(struct tracer *t, uint64_t now)
 				tail++;
 				continue;
 			}
-			memcpy(&a, &r->rec, sizeof(a));
+			/* the producer leaves it alone until the tail passes it */
+			reorder_agg(t->reorder, 1 + c, &r->rec);
 			tail++;
-			reorder_agg(t->reorder, 1 + c, &a);
 			n++;
 		}
 		__atomic_store_n(&p->tail, tail, __ATOMIC_RELEASE);
