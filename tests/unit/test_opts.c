@@ -190,6 +190,19 @@ static void test_opts_parse(void)
 		ASSERT_EQ(o.n_rports, 0, "n_rports");
 		ASSERT_NEAR(o.duration_s, 0, 0, "duration");
 		ASSERT_EQ(o.max_conns, 262144, "max_conns");
+		ASSERT_FALSE(o.accept, "accept() not traced by default");
+		ASSERT_FALSE(o.no_aggregate, "aggregating by default");
+	}
+	if (SUBTEST("accept and aggregation")) {
+		char *argv[] = { "tcpphase", "--accept", "--no-aggregate", NULL };
+		char *argv2[] = { "tcpphase", "--accept", "--no-accept", NULL };
+
+		opts_parse(ARRAY_SIZE(argv) - 1, argv, &o);
+		ASSERT_TRUE(o.accept, "accept");
+		ASSERT_TRUE(o.no_aggregate, "no_aggregate");
+		opts_parse(ARRAY_SIZE(argv2) - 1, argv2, &o);
+		ASSERT_FALSE(o.accept, "the last one wins");
+		ASSERT_FALSE(o.no_aggregate, "no_aggregate cleared");
 	}
 	if (SUBTEST("short")) {
 		char *argv[] = { "tcpphase", "-e", "--csv", "-L", "80,443", "-4", "-d", "2", NULL };
