@@ -268,8 +268,8 @@ static int attach(struct tracer *t)
 		if (optional && !tracefs_ready()) {
 			if (!accept_warned)
 				die_msg("warning: tracefs not mounted (mount -t tracefs nodev "
-					"/sys/kernel/tracing): accept() not traced, passive "
-					"sockets get the listener's pid");
+					"/sys/kernel/tracing): accept() not traced, a passive "
+					"socket's owner is the task that closes it");
 			accept_warned = true;
 			continue;
 		}
@@ -279,8 +279,8 @@ static int attach(struct tracer *t)
 
 			if (optional) {
 				if (!accept_warned)
-					die_msg("warning: cannot trace accept() (%s): passive "
-						"sockets get the listener's pid",
+					die_msg("warning: cannot trace accept() (%s): a passive "
+						"socket's owner is the task that closes it",
 						strerror(-err));
 				accept_warned = true;
 				continue;
