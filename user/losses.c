@@ -58,7 +58,7 @@ static void read_losses(struct tracer *t, struct losses *l)
 	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
 	l->misses = recursion_misses(t);
 	ct_get_stats(t->table, &st);
-	l->rb_drops = cnt[CNT_RB_DROPS] + t->ring_skipped;
+	l->rb_drops = cnt[CNT_RB_DROPS] + t->ring_skipped + t->agg_refused;
 	l->rescued = cnt[CNT_RESCUED];
 	/*
 	 * A primary's miss is recovered when its rescue handled the event; a

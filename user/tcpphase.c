@@ -111,10 +111,8 @@ void feed_agg(struct tracer *t, const struct agg_event *a)
 	struct event ev[AGG_MAX_EVENTS];
 	int n = agg_expand(a, ev);
 
-	if (!n && getenv("AGGDBG"))
-		fprintf(stderr, "bad agg: n_steps %u sk %llx old %u new %u\n", a->n_steps,
-			(unsigned long long)a->head.id, a->head.oldstate, a->head.newstate);
-
+	if (!n)
+		t->agg_refused++; /* cannot be right: counted as lost */
 	for (int i = 0; i < n; i++)
 		feed_event(t, &ev[i]);
 }

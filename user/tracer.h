@@ -54,6 +54,7 @@ struct tracer {
 	int ring_cpus;
 	uint64_t ring_stuck_since[MAX_RING_CPUS], ring_stuck_pos[MAX_RING_CPUS];
 	uint64_t ring_skipped; /* positions claimed but never published: lost */
+	uint64_t agg_refused; /* aggregated records that expand to nothing: lost */
 };
 
 /* tcpphase.c */
