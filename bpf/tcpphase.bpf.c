@@ -19,8 +19,9 @@
  *
  * Aggregating (the default), a socket's transitions, and what the other
  * hooks learn of it, gather in a slot of an array map and cross to user
- * space as one record at "-> CLOSE", through a lock-free per-CPU ring; only
- * TIME_WAIT ends and the odd request go through the ring buffer one by one.
+ * space as one record at "-> CLOSE", through a lock-free per-CPU ring, as
+ * do TIME_WAIT events; only the odd request and listeners go through the
+ * ring buffer.
  * Otherwise (-e, --stuck, --no-aggregate) every fact is a ring-buffer
  * record. Either way user space joins the records into lifecycles.
  */
@@ -319,38 +320,51 @@ static __always_inline void event_submit(struct event *e)
 }
 
 /*
- * Put an EV_AGG record on this CPU's ring. A claim is a compare-and-swap on
- * the head, so a softirq that interrupts us here claims the next position;
- * the record is published by its seq, written last with an atomic exchange
- * (a full barrier). A full ring drops the record: lost_events counted.
+ * This CPU's ring: claim the next record, or NULL when the ring is full. A
+ * claim is a compare-and-swap on the head, so a softirq that interrupts us
+ * here claims the next position.
  */
-static __always_inline void agg_output(const struct agg_event *rec, __u64 lost_events)
+static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos)
 {
 	__u32 cpu = bpf_get_smp_processor_id(), idx;
-	__u64 mask = (1ULL << agg_ring_bits) - 1, pos;
+	__u64 mask = (1ULL << agg_ring_bits) - 1, at;
 	struct agg_ring_pos *p = bpf_map_lookup_elem(&agg_ring_pos, &cpu);
-	struct agg_ring_rec *r;
 
 	if (!p)
-		goto drop;
+		return NULL;
 	for (int i = 0; i < 4; i++) {
-		pos = p->head;
-		if (pos - p->tail > mask)
-			goto drop;
-		if (__sync_val_compare_and_swap(&p->head, pos, pos + 1) == pos)
-			goto claimed;
+		at = p->head;
+		if (at - p->tail > mask)
+			return NULL;
+		if (__sync_val_compare_and_swap(&p->head, at, at + 1) == at) {
+			*pos = at;
+			idx = cpu << agg_ring_bits | (at & mask);
+			/* a claimed position never published is skipped by user space */
+			return bpf_map_lookup_elem(&agg_ring, &idx);
+		}
 	}
-	goto drop;
-claimed:
-	idx = cpu << agg_ring_bits | (pos & mask);
-	r = bpf_map_lookup_elem(&agg_ring, &idx);
-	if (!r)
-		goto drop; /* cannot be: the ring has a block for every CPU */
-	__builtin_memcpy(&r->rec, rec, sizeof(r->rec));
+	return NULL;
+}
+
+/* Publish a claimed record: its seq, written last, with a full barrier. */
+static __always_inline void ring_publish(struct agg_ring_rec *r, __u64 pos)
+{
 	__sync_lock_test_and_set(&r->seq, pos + 1);
-	return;
-drop:
-	count_n(CNT_RB_DROPS, lost_events);
+}
+
+/* Put an EV_AGG record on this CPU's ring; a full ring drops it, counted. */
+static __always_inline void agg_output(const struct agg_event *rec, __u64 lost_events)
+{
+	struct agg_ring_rec *r;
+	__u64 pos;
+
+	r = ring_claim(&pos);
+	if (!r) {
+		count_n(CNT_RB_DROPS, lost_events);
+		return;
+	}
+	__builtin_memcpy(&r->rec, rec, sizeof(r->rec));
+	ring_publish(r, pos);
 }
 
 /* Copy a prepared record into the ring buffer; lost_events counted on failure. */
@@ -1006,9 +1020,11 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	__u16 dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
 	__u8 substate = BPF_CORE_READ(tw, tw_substate);
 	__u64 expires_ns = jiffies_to_ktime(now, expires);
+	struct agg_ring_rec *r = NULL;
 	struct tw_cancel *c;
 	struct event *e;
 	__u32 zero = 0, netns;
+	__u64 pos = 0;
 
 	if (!tuple_wanted(family, sport, dport))
 		return 0;
@@ -1049,9 +1065,24 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 				flags |= EVF_CONNECTING;
 		}
 	}
-	e = event_reserve();
-	if (!e)
-		return 0;
+	/*
+	 * Aggregating, a TIME_WAIT event goes on this CPU's ring like the
+	 * socket records it follows (no ring-buffer lock); n_steps = 0 marks a
+	 * single event.
+	 */
+	if (aggregate) {
+		r = ring_claim(&pos);
+		if (!r) {
+			count(CNT_RB_DROPS);
+			return 0;
+		}
+		e = &r->rec.head;
+		r->rec.n_steps = 0;
+	} else {
+		e = event_reserve();
+		if (!e)
+			return 0;
+	}
 	e->ts_ns = now;
 	e->type = type;
 	e->id = (__u64)tw;
@@ -1068,7 +1099,10 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	e->tx_bytes = e->rx_bytes = 0;
 	e->retrans = e->srtt_us = 0;
 	read_common(e, skc);
-	event_submit(e);
+	if (r)
+		ring_publish(r, pos);
+	else
+		event_submit(e);
 	return 0;
 }
 

@@ -138,7 +138,8 @@ struct agg_event {
 };
 
 /*
- * The per-CPU rings that carry EV_AGG records (maps agg_ring, agg_ring_pos,
+ * The per-CPU rings that carry EV_AGG records, and aggregating, TIME_WAIT
+ * events (in rec.head, with rec.n_steps = 0) (maps agg_ring, agg_ring_pos,
  * both mmap'ed by user space). A record at position pos of CPU c's ring is
  * agg_ring[c << agg_ring_bits | pos & mask]; it is complete once its seq
  * reads pos + 1. head is the next position to claim (BPF), tail the next

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * aggring.c - read the per-CPU rings of EV_AGG records (see struct
- * agg_ring_rec in bpf/tcpphase.h): sized before load, mmap'ed after it,
- * drained on every pass of the poll loop into the reorder stage, which
- * merges them with the ring buffer's events in time order.
+ * aggring.c - read the per-CPU rings of EV_AGG records and TIME_WAIT events
+ * (see struct agg_ring_rec in bpf/tcpphase.h): sized before load, mmap'ed
+ * after it, drained on every pass of the poll loop into the reorder stage,
+ * which merges them with the ring buffer's events in time order.
  */
 #include <errno.h>
 #include <sys/mman.h>

@@ -105,11 +105,20 @@ void feed_event(struct tracer *t, const struct event *e)
 	ct_event(t->table, e);
 }
 
-/* An aggregated record goes in as the events it stands for. */
+/*
+ * An aggregated record goes in as the events it stands for. A per-CPU ring
+ * also carries single events (TIME_WAIT ends): those go in as they are.
+ */
 void feed_agg(struct tracer *t, const struct agg_event *a)
 {
 	struct event ev[AGG_MAX_EVENTS];
-	int n = agg_expand(a, ev);
+	int n;
+
+	if (a->head.type != EV_AGG) {
+		feed_event(t, &a->head);
+		return;
+	}
+	n = agg_expand(a, ev);
 
 	if (!n)
 		t->agg_refused++; /* cannot be right: counted as lost */
