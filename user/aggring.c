@@ -3,9 +3,12 @@
  * aggring.c - read the per-CPU rings of EV_AGG records and TIME_WAIT events
  * (see struct agg_ring_rec in bpf/tcpphase.h): sized before load, mmap'ed
  * after it, drained on every pass of the poll loop into the reorder stage,
- * which merges them with the ring buffer's events in time order.
+ * which merges them with the ring buffer's events in time order. At exit,
+ * also what the aggregation slots still hold.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -126,4 +129,56 @@ int aggring_consume(struct tracer *t, uint64_t now)
 		__atomic_store_n(&p->tail, tail, __ATOMIC_RELEASE);
 	}
 	return n;
+}
+
+/*
+ * Sockets still open when tracing stops have their transitions in their
+ * slots, and a request may wait for a child that never came: feed them so
+ * that the table can settle them (as in progress) like any other.
+ */
+void drain_slots(struct tracer *t)
+{
+	struct bpf_map *m = t->skel->maps.sock_slots;
+	size_t n = bpf_map__max_entries(m), len = page_round(n * sizeof(struct sock_slot));
+	int ncpus = libbpf_num_possible_cpus();
+	struct sock_slot *slots;
+	struct req_wait *w;
+	__u32 zero = 0;
+
+	if (!t->skel->rodata->aggregate)
+		return;
+	slots = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	if (slots == MAP_FAILED) {
+		die_msg("warning: cannot read the open sockets' slots: %s", strerror(errno));
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			struct agg_event a = slots[i].rec;
+			const struct agg_step *last;
+
+			if (!slots[i].sk || a.n_steps < 1 || a.n_steps > AGG_STEPS)
+				continue;
+			last = &a.steps[a.n_steps - 1];
+			a.head.type = EV_AGG;
+			a.head.id = slots[i].sk;
+			a.head.ts_ns = last->ts_ns;
+			a.head.oldstate = last->oldstate;
+			a.head.newstate = last->newstate;
+			a.head.aux = 0;
+			feed_agg(t, &a);
+		}
+		munmap(slots, len);
+	}
+	w = ncpus > 0 ? calloc(ncpus, sizeof(*w)) : NULL;
+	if (w && !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.req_waits), &zero, w)) {
+		for (int c = 0; c < ncpus; c++) {
+			if (!w[c].pending || w[c].sent)
+				continue;
+			w[c].ev.type = EV_REQ_START;
+			feed_event(t, &w[c].ev);
+			w[c].ev.type = EV_REQ_CANCEL;
+			w[c].ev.ts_ns = w[c].cancel_ns;
+			feed_event(t, &w[c].ev);
+		}
+	}
+	free(w);
 }

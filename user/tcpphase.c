@@ -148,15 +148,6 @@ int handle_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(struct event))
 		return 0;
-	if (e->type == EV_AGG) {
-		if (len < sizeof(struct agg_event))
-			return 0;
-		if (t->reorder)
-			reorder_agg(t->reorder, 1 + e->cpu % t->ring_cpus, data);
-		else
-			feed_agg(t, data);
-		return 0;
-	}
 	if (t->reorder)
 		reorder_event(t->reorder, e);
 	else

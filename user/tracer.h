@@ -67,8 +67,6 @@ void record_event(struct tracer *t, const struct event *e);
 
 /* bpfsetup.c: open -> configure -> load -> attach; 0, or -1 with the reason printed */
 int start_bpf(struct tracer *t);
-/* At exit, programs detached: feed what the aggregation slots still hold. */
-void drain_slots(struct tracer *t);
 /* Read one tw sock with probe_tw: 0, or -errno (-ENOENT: no longer that tw sock). */
 int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns);
 
@@ -78,6 +76,8 @@ int aggring_open(struct tracer *t);
 void aggring_close(struct tracer *t);
 /* Feed the records published so far; returns how many. */
 int aggring_consume(struct tracer *t, uint64_t now);
+/* At exit, programs detached: feed what the aggregation slots still hold. */
+void drain_slots(struct tracer *t);
 
 /* losses.c */
 void report_losses(struct tracer *t, bool final);
