@@ -26,12 +26,9 @@ static const struct tup SRV = { AF_INET, { 10, 0, 0, 2 }, { 10, 0, 0, 1 }, 80, 4
 
 static struct event head(uint64_t sk, const struct tup *tp)
 {
-	struct event e = { .type = EV_AGG, .id = sk, .netns = NETNS, .family = tp->family };
+	struct event e = { .type = EV_AGG, .id = sk, .netns = NETNS };
 
-	memcpy(e.saddr, tp->laddr, sizeof(e.saddr));
-	memcpy(e.daddr, tp->raddr, sizeof(e.daddr));
-	e.sport = tp->lport;
-	e.dport = tp->rport;
+	set_tup(&e, tp);
 	return e;
 }
 

@@ -111,11 +111,7 @@ static struct event ev_base(int type, uint64_t ts, uint64_t id, const struct tup
 {
 	struct event e = { .ts_ns = ts, .id = id, .type = type, .netns = NETNS };
 
-	e.family = tp->family;
-	memcpy(e.saddr, tp->laddr, sizeof(e.saddr));
-	memcpy(e.daddr, tp->raddr, sizeof(e.daddr));
-	e.sport = tp->lport;
-	e.dport = tp->rport;
+	set_tup(&e, tp);
 	return e;
 }
 
@@ -165,15 +161,6 @@ static struct event ev_accept(uint64_t ts, uint64_t sk, uint32_t pid, const char
 	struct event e = ev_base(EV_ACCEPT, ts, sk, &SRV);
 
 	e.flags = EVF_PROC_CTX;
-	e.pid = pid;
-	strncpy(e.comm, comm, sizeof(e.comm) - 1);
-	return e;
-}
-
-/* The event ran in the task's own system call: pid/comm are its. */
-static struct event proc(struct event e, uint32_t pid, const char *comm)
-{
-	e.flags |= EVF_PROC_CTX;
 	e.pid = pid;
 	strncpy(e.comm, comm, sizeof(e.comm) - 1);
 	return e;

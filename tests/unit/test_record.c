@@ -188,21 +188,9 @@ static struct event ev(int type, uint64_t ts, uint64_t id, const struct tup *tp,
 {
 	struct event e = { .ts_ns = ts, .id = id, .type = type, .netns = NETNS, .cpu = 3 };
 
-	e.family = tp->family;
-	memcpy(e.saddr, tp->laddr, sizeof(e.saddr));
-	memcpy(e.daddr, tp->raddr, sizeof(e.daddr));
-	e.sport = tp->lport;
-	e.dport = tp->rport;
+	set_tup(&e, tp);
 	e.oldstate = old;
 	e.newstate = new;
-	return e;
-}
-
-static struct event proc(struct event e, uint32_t pid, const char *comm)
-{
-	e.flags |= EVF_PROC_CTX;
-	e.pid = pid;
-	strncpy(e.comm, comm, sizeof(e.comm) - 1);
 	return e;
 }
 
