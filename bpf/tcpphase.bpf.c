@@ -81,18 +81,15 @@ struct {
 	__type(value, __u32);
 } submits SEC(".maps");
 
-/* The event a primary program handled last on this CPU. */
+/* The state change set_state handled last on this CPU, for set_state_rescue. */
 struct token {
 	__u64 obj;
 	__u32 what;
-	__u32 hook;
 };
-
-enum hook_id { HOOK_STATE, HOOK_TSTART, HOOK_TEXPIRE, HOOK_TCANCEL, HOOK_ACCEPT, HOOK_MAX };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HOOK_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct token);
 } tokens SEC(".maps");
@@ -222,6 +219,75 @@ struct {
 	__type(value, __u8);
 } pid_socks SEC(".maps");
 
+/* The netns this CPU read last: see netns_inum(). */
+struct netns_memo {
+	__u64 net;
+	__u64 cookie;
+	__u32 inum;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netns_memo);
+} netns_memos SEC(".maps");
+
+/*
+ * The inode number of a net namespace. ns.inum shares a cache line with
+ * the namespace's reference count, which every socket's creation and
+ * release writes: read on each state change, that line bounces between
+ * CPUs. Each CPU keeps the last answer, checked by the net's cookie
+ * (unique for the namespace's lifetime, on a line nobody writes), so a
+ * namespace freed and reallocated at the same address is read afresh.
+ */
+static __always_inline bool netns_memo_check(struct netns_memo *m, __u64 net, __u64 cookie,
+					     __u32 *inum)
+{
+	if (m->net == net && m->cookie == cookie) {
+		*inum = m->inum;
+		return true;
+	}
+	return false;
+}
+
+static __always_inline __u32 netns_memo_set(struct netns_memo *m, __u64 net, __u64 cookie,
+					    __u32 inum)
+{
+	m->net = net;
+	m->cookie = cookie;
+	m->inum = inum;
+	return inum;
+}
+
+/* From a trusted net pointer (a tp_btf socket's): plain loads. */
+static __always_inline __u32 netns_inum(const struct net *net)
+{
+	__u32 zero = 0, inum;
+	struct netns_memo *m = bpf_map_lookup_elem(&netns_memos, &zero);
+	__u64 cookie = net->net_cookie;
+
+	if (!m)
+		return net->ns.inum;
+	if (netns_memo_check(m, (__u64)net, cookie, &inum))
+		return inum;
+	return netns_memo_set(m, (__u64)net, cookie, net->ns.inum);
+}
+
+/* The same from a pointer read out of a tw or request sock. */
+static __always_inline __u32 netns_inum_probed(const struct net *net)
+{
+	__u32 zero = 0, inum;
+	struct netns_memo *m = bpf_map_lookup_elem(&netns_memos, &zero);
+	__u64 cookie = BPF_CORE_READ(net, net_cookie);
+
+	if (!m)
+		return BPF_CORE_READ(net, ns.inum);
+	if (netns_memo_check(m, (__u64)net, cookie, &inum))
+		return inum;
+	return netns_memo_set(m, (__u64)net, cookie, BPF_CORE_READ(net, ns.inum));
+}
+
 static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -235,15 +301,15 @@ static __always_inline void count(__u32 idx)
 	count_n(idx, 1);
 }
 
-/* Primary: record that this CPU handled event (obj, what) of hook. */
-static __always_inline void token_set(__u32 hook, __u64 obj, __u32 what)
+/* Primary: record that this CPU handled event (obj, what). */
+static __always_inline void token_set(__u64 obj, __u32 what)
 {
-	struct token *t = bpf_map_lookup_elem(&tokens, &hook);
+	__u32 zero = 0;
+	struct token *t = bpf_map_lookup_elem(&tokens, &zero);
 
 	if (t) {
 		t->obj = obj;
 		t->what = what;
-		t->hook = hook;
 	}
 }
 
@@ -252,9 +318,10 @@ static __always_inline void token_set(__u32 hook, __u64 obj, __u32 what)
  * token is consumed: a socket freed and reallocated at the same address on
  * this CPU can repeat a transition, and a stale token must not hide it.
  */
-static __always_inline bool token_seen(__u32 hook, __u64 obj, __u32 what)
+static __always_inline bool token_seen(__u64 obj, __u32 what)
 {
-	struct token *t = bpf_map_lookup_elem(&tokens, &hook);
+	__u32 zero = 0;
+	struct token *t = bpf_map_lookup_elem(&tokens, &zero);
 
 	if (!t)
 		return true;
@@ -337,6 +404,9 @@ static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos)
 		if (at - p->tail > mask)
 			return NULL;
 		if (__sync_val_compare_and_swap(&p->head, at, at + 1) == at) {
+			/* the reader polls on a timer: wake it when this ring is half full */
+			if (at - p->tail == (mask + 1) / 2)
+				bpf_ringbuf_output(&events, &at, sizeof(at), BPF_RB_FORCE_WAKEUP);
 			*pos = at;
 			idx = cpu << agg_ring_bits | (at & mask);
 			/* a claimed position never published is skipped by user space */
@@ -363,7 +433,15 @@ static __always_inline void agg_output(const struct agg_event *rec, __u64 lost_e
 		count_n(CNT_RB_DROPS, lost_events);
 		return;
 	}
-	__builtin_memcpy(&r->rec, rec, sizeof(r->rec));
+	/*
+	 * Only the steps taken are copied: the ring's lines are cold, and each
+	 * one written costs (a closed socket has five steps).
+	 */
+	__builtin_memcpy(&r->rec, rec, offsetof(struct agg_event, steps));
+	if (rec->n_steps <= AGG_STEPS_MOST)
+		__builtin_memcpy(r->rec.steps, rec->steps, sizeof(rec->steps[0]) * AGG_STEPS_MOST);
+	else
+		__builtin_memcpy(r->rec.steps, rec->steps, sizeof(rec->steps));
 	ring_publish(r, pos);
 }
 
@@ -378,7 +456,7 @@ static __always_inline void output(void *rec, __u64 size, __u64 lost_events)
 static __always_inline void read_common(struct event *e, const struct sock_common *skc)
 {
 	e->family = BPF_CORE_READ(skc, skc_family);
-	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	e->netns = netns_inum_probed(BPF_CORE_READ(skc, skc_net.net));
 	e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
 	if (e->family == AF_INET6) {
 		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
@@ -425,7 +503,7 @@ static __always_inline void read_sock(struct event *e, const struct sock *sk)
 	const struct sock_common *skc = &sk->__sk_common;
 
 	e->family = skc->skc_family;
-	e->netns = skc->skc_net.net->ns.inum;
+	e->netns = netns_inum(skc->skc_net.net);
 	if (e->family == AF_INET6) {
 		__builtin_memcpy(e->saddr, &skc->skc_v6_rcv_saddr, 16);
 		__builtin_memcpy(e->daddr, &skc->skc_v6_daddr, 16);
@@ -805,7 +883,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	}
 	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && tp->fastopen_rsk)
 		flags |= EVF_FASTOPEN;
-	netns = sk->__sk_common.skc_net.net->ns.inum;
+	netns = netns_inum(sk->__sk_common.skc_net.net);
 	if (newstate == TCP_CLOSE) {
 		l = bpf_map_lookup_elem(&last_tw, &zero);
 		if (l && l->tw && l->netns == netns && l->sport == sport && l->dport == dport) {
@@ -872,7 +950,7 @@ int BPF_PROG(set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	token_set(HOOK_STATE, (__u64)sk, oldstate << 8 | newstate);
+	token_set((__u64)sk, oldstate << 8 | newstate);
 	return handle_set_state(sk, oldstate, newstate, 0);
 }
 
@@ -881,7 +959,7 @@ int BPF_PROG(set_state_rescue, const struct sock *sk, int oldstate, int newstate
 {
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	if (token_seen(HOOK_STATE, (__u64)sk, oldstate << 8 | newstate))
+	if (token_seen((__u64)sk, oldstate << 8 | newstate))
 		return 0;
 	count(CNT_RESCUED);
 	return handle_set_state(sk, oldstate, newstate, EVF_RESCUED);
@@ -980,7 +1058,8 @@ static __always_inline int handle_req_timer(struct request_sock *req, int type, 
 	if (w && type == EV_REQ_START) {
 		if (w->expired == id) {
 			w->expired = 0; /* re-armed after a SYN-ACK retransmit */
-		} else if (!tw_recycled(BPF_CORE_READ(skc, skc_net.net, ns.inum), sport, dport)) {
+		} else if (!tw_recycled(netns_inum_probed(BPF_CORE_READ(skc, skc_net.net)), sport,
+					dport)) {
 			r = req_slot_get(id, true, &claimed);
 			if (r && claimed)
 				r->syn_ns = now;
@@ -1028,7 +1107,7 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 
 	if (!tuple_wanted(family, sport, dport))
 		return 0;
-	netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	netns = netns_inum_probed(BPF_CORE_READ(skc, skc_net.net));
 	c = bpf_map_lookup_elem(&last_tw_cancel, &zero);
 	if (type == EV_TW_START && c && c->tw == (__u64)tw) {
 		c->tw = 0; /* a re-arm: cancel, then start */
@@ -1121,27 +1200,25 @@ static __always_inline int handle_timer(struct timer_list *timer, int tw_type, i
 				req_type, now, flags);
 }
 
-#define TIMER_PROGS(name, hook, tw_type, req_type)                                        \
-	SEC("tp_btf/" #name)                                                              \
-	int BPF_PROG(name, struct timer_list *timer)                                      \
-	{                                                                                 \
-		if (!timer_ours(timer))                                                   \
-			return 0;                                                         \
-		token_set(hook, (__u64)timer, timer->expires);                            \
-		return handle_timer(timer, tw_type, req_type, 0);                         \
-	}                                                                                 \
-	SEC("tp_btf/" #name)                                                              \
-	int BPF_PROG(name##_rescue, struct timer_list *timer)                             \
-	{                                                                                 \
-		if (!timer_ours(timer) || token_seen(hook, (__u64)timer, timer->expires)) \
-			return 0;                                                         \
-		count(CNT_RESCUED);                                                       \
-		return handle_timer(timer, tw_type, req_type, EVF_RESCUED);               \
+/*
+ * The timer tracepoints need no rescue program: timer_start and
+ * timer_cancel fire under the timer base lock with interrupts off, and
+ * timer_expire_entry in the timer softirq, which no softirq interrupts;
+ * none of them can fire inside a run of the same program on this CPU. A
+ * miss would still show in the program's recursion_misses, and be reported.
+ */
+#define TIMER_PROG(name, tw_type, req_type)                       \
+	SEC("tp_btf/" #name)                                      \
+	int BPF_PROG(name, struct timer_list *timer)              \
+	{                                                         \
+		if (!timer_ours(timer))                           \
+			return 0;                                 \
+		return handle_timer(timer, tw_type, req_type, 0); \
 	}
 
-TIMER_PROGS(timer_start, HOOK_TSTART, EV_TW_START, EV_REQ_START)
-TIMER_PROGS(timer_expire_entry, HOOK_TEXPIRE, EV_TW_EXPIRE, EV_REQ_EXPIRE)
-TIMER_PROGS(timer_cancel, HOOK_TCANCEL, EV_TW_CANCEL, EV_REQ_CANCEL)
+TIMER_PROG(timer_start, EV_TW_START, EV_REQ_START)
+TIMER_PROG(timer_expire_entry, EV_TW_EXPIRE, EV_REQ_EXPIRE)
+TIMER_PROG(timer_cancel, EV_TW_CANCEL, EV_REQ_CANCEL)
 
 /* Layout of the syscalls:sys_exit_* tracepoint record. */
 struct sys_exit_args {

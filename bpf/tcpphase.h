@@ -99,6 +99,7 @@ struct event {
  */
 #define EV_AGG 0x40
 #define AGG_STEPS 8
+#define AGG_STEPS_MOST 5 /* what a socket that opens and closes takes */
 
 /* One transition of an aggregated socket. flags: EVF_* of that transition. */
 struct agg_step {
@@ -150,7 +151,7 @@ struct agg_event {
 struct agg_ring_rec {
 	__u64 seq;
 	struct agg_event rec;
-};
+} __attribute__((aligned(64))); /* no cache line shared by two records */
 
 struct agg_ring_pos {
 	__u64 head;

@@ -83,11 +83,8 @@ static bool tracefs_ready(void)
 static void disable_timers(struct tcpphase_bpf *s)
 {
 	bpf_program__set_autoload(s->progs.timer_start, false);
-	bpf_program__set_autoload(s->progs.timer_start_rescue, false);
 	bpf_program__set_autoload(s->progs.timer_expire_entry, false);
-	bpf_program__set_autoload(s->progs.timer_expire_entry_rescue, false);
 	bpf_program__set_autoload(s->progs.timer_cancel, false);
-	bpf_program__set_autoload(s->progs.timer_cancel_rescue, false);
 	bpf_program__set_autoload(s->progs.probe_tw, false);
 }
 
