@@ -91,7 +91,11 @@ void aggring_close(struct tracer *t)
 	t->ring_pos = NULL;
 }
 
-/* Hand every published record to the reorder stage, CPU by CPU; returns how many. */
+/*
+ * Hand every published record to the reorder stage, CPU by CPU; returns
+ * how many. The reorder stage reads them in the ring: the ring's tail
+ * moves only once they are handed on (aggring_release).
+ */
 int aggring_consume(struct tracer *t, uint64_t now)
 {
 	uint32_t bits = t->skel->rodata->agg_ring_bits;
@@ -102,33 +106,42 @@ int aggring_consume(struct tracer *t, uint64_t now)
 		return 0;
 	for (int c = 0; c < t->ring_cpus; c++) {
 		struct agg_ring_pos *p = &t->ring_pos[c];
-		uint64_t tail = p->tail, head = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE);
+		uint64_t pos = t->ring_read[c], head = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE);
 
-		while (tail != head) {
-			const struct agg_ring_rec *r =
-				&t->ring[(uint64_t)c << bits | (tail & mask)];
+		while (pos != head) {
+			const struct agg_ring_rec *r = &t->ring[(uint64_t)c << bits | (pos & mask)];
 
-			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != pos + 1) {
 				/* claimed, not yet published: wait, unless it never will be */
-				if (!t->ring_stuck_since[c] || t->ring_stuck_pos[c] != tail) {
+				if (!t->ring_stuck_since[c] || t->ring_stuck_pos[c] != pos) {
 					t->ring_stuck_since[c] = now;
-					t->ring_stuck_pos[c] = tail;
+					t->ring_stuck_pos[c] = pos;
 					break;
 				}
 				if (now - t->ring_stuck_since[c] < STUCK_NS)
 					break;
 				t->ring_skipped++;
-				tail++;
+				/* queued as a hole: the producer waits until it is passed */
+				reorder_agg(t->reorder, 1 + c, NULL);
+				pos++;
 				continue;
 			}
-			/* the producer leaves it alone until the tail passes it */
 			reorder_agg(t->reorder, 1 + c, &r->rec);
-			tail++;
+			pos++;
 			n++;
 		}
-		__atomic_store_n(&p->tail, tail, __ATOMIC_RELEASE);
+		t->ring_read[c] = pos;
 	}
 	return n;
+}
+
+/* Give the producers back what the reorder stage has handed on. */
+void aggring_release(struct tracer *t)
+{
+	for (int c = 0; c < t->ring_cpus && t->ring; c++)
+		__atomic_store_n(&t->ring_pos[c].tail,
+				 t->ring_read[c] - reorder_held_way(t->reorder, 1 + c),
+				 __ATOMIC_RELEASE);
 }
 
 /*

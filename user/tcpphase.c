@@ -290,8 +290,10 @@ static int run(struct tracer *t)
 		if (err >= 0)
 			err = ring_buffer__consume(t->rb);
 		/* what is older than this has come in by every way: in order */
-		if (t->reorder)
+		if (t->reorder) {
 			reorder_flush(t->reorder, read_start - HOLD_NS);
+			aggring_release(t);
+		}
 		if (err < 0 && err != -EINTR) {
 			die_msg("ring buffer: %s", strerror(-err));
 			return 0;
@@ -436,7 +438,8 @@ int main(int argc, char **argv)
 	if (start_bpf(&t) || setup_outputs(&t))
 		goto cleanup;
 	if (t.skel->rodata->aggregate) {
-		t.reorder = reorder_new(t.ring_cpus, reordered_event, reordered_agg, &t);
+		t.reorder = reorder_new(t.ring_cpus, (size_t)1 << t.skel->rodata->agg_ring_bits,
+					reordered_event, reordered_agg, &t);
 		if (!t.reorder) {
 			die_msg("out of memory");
 			goto cleanup;

@@ -52,6 +52,7 @@ struct tracer {
 	struct agg_ring_pos *ring_pos;
 	size_t ring_len, pos_len;
 	int ring_cpus;
+	uint64_t ring_read[MAX_RING_CPUS]; /* next position to read, per CPU */
 	uint64_t ring_stuck_since[MAX_RING_CPUS], ring_stuck_pos[MAX_RING_CPUS];
 	uint64_t ring_skipped; /* positions claimed but never published: lost */
 	uint64_t agg_refused; /* aggregated records that expand to nothing: lost */
@@ -76,6 +77,7 @@ int aggring_open(struct tracer *t);
 void aggring_close(struct tracer *t);
 /* Feed the records published so far; returns how many. */
 int aggring_consume(struct tracer *t, uint64_t now);
+void aggring_release(struct tracer *t);
 /* At exit, programs detached: feed what the aggregation slots still hold. */
 void drain_slots(struct tracer *t);
 

@@ -43,16 +43,21 @@ static void push_event(struct reorder *r, uint64_t ts, uint64_t id)
 	ASSERT_OK(reorder_event(r, &e), "reorder_event");
 }
 
+/* Aggregated records are queued where they lie: they must outlive the queue. */
+static struct agg_event aggs[1 << 14];
+static int n_aggs;
+
 static void push_agg(struct reorder *r, int way, uint64_t ts, uint64_t id)
 {
-	struct agg_event a = { .head = { .ts_ns = ts, .id = id, .type = EV_AGG } };
+	struct agg_event *a = &aggs[n_aggs++ % (1 << 14)];
 
-	ASSERT_OK(reorder_agg(r, way, &a), "reorder_agg");
+	*a = (struct agg_event){ .head = { .ts_ns = ts, .id = id, .type = EV_AGG } };
+	ASSERT_OK(reorder_agg(r, way, a), "reorder_agg");
 }
 
 static void test_time_order(void)
 {
-	struct reorder *r = reorder_new(2, on_event, on_agg, NULL);
+	struct reorder *r = reorder_new(2, 1 << 14, on_event, on_agg, NULL);
 
 	if (!ASSERT_OK_PTR(r, "reorder_new"))
 		return;
@@ -128,9 +133,46 @@ static void test_time_order(void)
 	reorder_free(r);
 }
 
+/* Holes keep their place in a way's count and are never handed on; a full way refuses. */
+static void test_holes_and_bounds(void)
+{
+	struct reorder *r = reorder_new(1, 4, on_event, on_agg, NULL);
+
+	if (!ASSERT_OK_PTR(r, "reorder_new"))
+		return;
+	memset(&out, 0, sizeof(out));
+	if (SUBTEST("a hole is held like a record, then dropped")) {
+		push_agg(r, 1, 10, 1);
+		ASSERT_OK(reorder_agg(r, 1, NULL), "hole");
+		push_agg(r, 1, 30, 3);
+		ASSERT_EQ(reorder_held_way(r, 1), 3, "three positions held");
+		reorder_flush(r, 20);
+		ASSERT_EQ(out.n, 1, "the record before the hole");
+		ASSERT_EQ(reorder_held_way(r, 1), 1, "the hole passed with it");
+		reorder_flush(r, UINT64_MAX);
+		ASSERT_EQ(out.n, 2, "then the one after");
+		ASSERT_EQ(out.id[1], 3, "in order");
+	}
+	if (SUBTEST("a way as full as its ring hands the next on at once")) {
+		out.n = 0;
+		for (int i = 0; i < 4; i++)
+			push_agg(r, 1, 100 + i, i);
+		ASSERT_EQ(reorder_agg(r, 1, &aggs[0]), -1, "refused");
+		ASSERT_EQ(out.n, 1, "handed on");
+		ASSERT_EQ(reorder_held_way(r, 1), 4, "the others still held");
+		reorder_flush(r, UINT64_MAX);
+	}
+	if (SUBTEST("a capacity that is not a power of two is refused")) {
+		ASSERT_TRUE(reorder_new(1, 6, on_event, on_agg, NULL) == NULL, "refused");
+		ASSERT_TRUE(reorder_new(1, 0, on_event, on_agg, NULL) == NULL, "zero");
+	}
+	reorder_free(r);
+}
+
 int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
 	RUN_TEST(test_time_order);
+	RUN_TEST(test_holes_and_bounds);
 	return unit_summary();
 }
