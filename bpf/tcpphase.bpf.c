@@ -387,11 +387,12 @@ static __always_inline void event_submit(struct event *e)
 }
 
 /*
- * This CPU's ring: claim the next record, or NULL when the ring is full. A
- * claim is a compare-and-swap on the head, so a softirq that interrupts us
- * here claims the next position.
+ * This CPU's ring: claim the next record, or NULL when the ring holds
+ * 'room' records or more (room: at most its size). A claim is a
+ * compare-and-swap on the head, so a softirq that interrupts us here claims
+ * the next position.
  */
-static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos)
+static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos, __u64 room)
 {
 	__u32 cpu = bpf_get_smp_processor_id(), idx;
 	__u64 mask = (1ULL << agg_ring_bits) - 1, at;
@@ -401,11 +402,11 @@ static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos)
 		return NULL;
 	for (int i = 0; i < 4; i++) {
 		at = p->head;
-		if (at - p->tail > mask)
+		if (at - p->tail >= room)
 			return NULL;
 		if (__sync_val_compare_and_swap(&p->head, at, at + 1) == at) {
-			/* the reader polls on a timer: wake it when this ring is half full */
-			if (at - p->tail == (mask + 1) / 2)
+			/* the reader polls on a timer: wake it when this ring is a quarter full */
+			if (at - p->tail == (mask + 1) / 4)
 				bpf_ringbuf_output(&events, &at, sizeof(at), BPF_RB_FORCE_WAKEUP);
 			*pos = at;
 			idx = cpu << agg_ring_bits | (at & mask);
@@ -428,7 +429,7 @@ static __always_inline void agg_output(const struct agg_event *rec, __u64 lost_e
 	struct agg_ring_rec *r;
 	__u64 pos;
 
-	r = ring_claim(&pos);
+	r = ring_claim(&pos, 1ULL << agg_ring_bits);
 	if (!r) {
 		count_n(CNT_RB_DROPS, lost_events);
 		return;
@@ -1147,14 +1148,15 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	/*
 	 * Aggregating, a TIME_WAIT event goes on this CPU's ring like the
 	 * socket records it follows (no ring-buffer lock); n_steps = 0 marks a
-	 * single event.
+	 * single event. TIME_WAIT ends come in bursts (the timer wheel fires a
+	 * 60 s timer with a 2 s granularity: a whole bucket at once): they may
+	 * fill half the ring, no more, so that socket records always find
+	 * room, and past that take the ring buffer; user space merges the two
+	 * on time.
 	 */
-	if (aggregate) {
-		r = ring_claim(&pos);
-		if (!r) {
-			count(CNT_RB_DROPS);
-			return 0;
-		}
+	if (aggregate)
+		r = ring_claim(&pos, 1ULL << (agg_ring_bits - 1));
+	if (r) {
 		e = &r->rec.head;
 		r->rec.n_steps = 0;
 	} else {

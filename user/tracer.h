@@ -23,7 +23,7 @@
 #include "summary.h"
 #include "tcpphase.h"
 
-#define POLL_MS 50
+#define POLL_MS 20
 /* A record reaches user space within this long of its time (reorder.h). */
 #define HOLD_NS 10000000ULL
 #define MAX_RING_CPUS 1024
