@@ -69,7 +69,8 @@ struct tw_info {
 
 struct conntable {
 	struct ct_config cfg;
-	struct u64map *socks; /* sk -> conn */
+	struct u64map *socks; /* sk -> conn: through sock_get/sock_del */
+	struct conn *sock_last; /* the socket looked up last (its events come in a run) */
 	struct u64map *tws; /* tw -> conn, while in TIME_WAIT */
 	struct u64map *tw_new; /* tw -> tw_info, armed, not yet claimed */
 	struct u64map *tw_cancelled; /* tuple -> conn whose tw cancel is pending */
@@ -231,6 +232,29 @@ static void emit(struct conntable *t, struct conn *c, enum rec_kind kind)
 		t->cfg.on_record(t->cfg.ctx, c, kind);
 }
 
+/*
+ * A socket's record. An aggregated record expands into a run of events of
+ * one socket: the last answer is kept, and forgotten when its entry goes.
+ */
+static struct conn *sock_get(struct conntable *t, uint64_t sk)
+{
+	struct conn *c = t->sock_last;
+
+	if (c && c->sk == sk && sk)
+		return c;
+	c = u64map_get(t->socks, sk);
+	if (c)
+		t->sock_last = c;
+	return c;
+}
+
+static void sock_del(struct conntable *t, uint64_t sk)
+{
+	if (t->sock_last && t->sock_last->sk == sk)
+		t->sock_last = NULL;
+	u64map_del(t->socks, sk);
+}
+
 static struct conn *conn_new(struct conntable *t, const struct event *e)
 {
 	struct conn *c;
@@ -314,7 +338,7 @@ static void join_request(struct conntable *t, struct conn *c, const struct event
 	if (c->hs_kind == HS_FASTOPEN) {
 		/* the child was made at SYN time: nothing to time */
 	} else if (r) {
-		struct conn *l = u64map_get(t->socks, r->listener);
+		struct conn *l = sock_get(t, r->listener);
 
 		c->t_start = r->t_syn;
 		c->syn_retrans = r->retrans;
@@ -423,7 +447,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	t->closed[t->closed_next].sk = e->id;
 	t->closed[t->closed_next].oldstate = e->oldstate;
 	t->closed_next = (t->closed_next + 1) % RECENT_CLOSES;
-	u64map_del(t->socks, c->sk);
+	sock_del(t, c->sk);
 	take_counters(c, e);
 	c->t_end = e->ts_ns;
 	if (tw)
@@ -472,7 +496,7 @@ static bool starts_socket(int old, int new)
 /* A socket whose end we never saw: write what is known, flagged partial. */
 static void sock_lost(struct conntable *t, struct conn *c, uint64_t ts)
 {
-	u64map_del(t->socks, c->sk);
+	sock_del(t, c->sk);
 	c->partial = true;
 	c->t_end = ts;
 	c->tw_end = TWE_NONE;
@@ -483,7 +507,7 @@ static void sock_lost(struct conntable *t, struct conn *c, uint64_t ts)
 
 static void on_state(struct conntable *t, const struct event *e)
 {
-	struct conn *c = u64map_get(t->socks, e->id);
+	struct conn *c = sock_get(t, e->id);
 	int old = e->oldstate, new = e->newstate;
 	int64_t elapsed = -1;
 
@@ -566,7 +590,7 @@ static void on_state(struct conntable *t, const struct event *e)
 
 static void on_accept(struct conntable *t, const struct event *e)
 {
-	struct conn *c = u64map_get(t->socks, e->id);
+	struct conn *c = sock_get(t, e->id);
 
 	if (!c)
 		return;
@@ -666,7 +690,7 @@ static void on_tw(struct conntable *t, const struct event *e)
 static void req_failed(struct conntable *t, struct req *r, uint64_t ts)
 {
 	struct conn c = { 0 };
-	struct conn *l = u64map_get(t->socks, r->listener);
+	struct conn *l = sock_get(t, r->listener);
 
 	for (int i = 0; i < PH_MAX; i++)
 		c.ph[i] = -1;

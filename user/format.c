@@ -53,26 +53,34 @@ const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr)
 
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 {
-	/* one conversion per second: rows come in bursts of the same second */
-	static char date[24];
-	static time_t date_sec = -1;
+	/*
+	 * One conversion per second: rows come in bursts of the same second.
+	 * Two seconds are kept, for a row's start and its end.
+	 */
+	static char date[2][24];
+	static time_t date_sec[2] = { -1, -1 };
+	static int next;
 	time_t sec = wall_ns / 1000000000ULL;
 	unsigned int us = wall_ns % 1000000000ULL / 1000;
+	int d = sec == date_sec[0] ? 0 : sec == date_sec[1] ? 1 : -1;
 	struct tm tm;
 
-	if (sec != date_sec) {
+	if (d < 0) {
+		d = next;
+		next ^= 1;
+		date_sec[d] = -1;
 		if (!gmtime_r(&sec, &tm) ||
-		    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		    !strftime(date[d], sizeof(date[d]), "%Y-%m-%dT%H:%M:%S", &tm)) {
 			snprintf(buf, len, "?");
 			return buf;
 		}
-		date_sec = sec;
+		date_sec[d] = sec;
 	}
 	if (len < 28) {
 		snprintf(buf, len, "?");
 		return buf;
 	}
-	memcpy(buf, date, 19);
+	memcpy(buf, date[d], 19);
 	buf[19] = '.';
 	for (int i = 25; i >= 20; i--, us /= 10)
 		buf[i] = '0' + us % 10;

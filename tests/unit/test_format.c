@@ -95,6 +95,19 @@ static void test_format_rfc3339(void)
 	/* microseconds: zero-padded to 6, ns truncated */
 	ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), 5000), "1970-01-01T00:00:00.000005Z",
 		     "padding");
+	/* a row's start and end seconds alternate, a third comes: each stays right */
+	for (int i = 0; i < 3; i++) {
+		static const char *const third[] = { "1970-01-01T00:03:00.000000Z",
+						     "1970-01-01T00:03:01.000000Z",
+						     "1970-01-01T00:03:02.000000Z" };
+
+		ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), 60ULL * 1000000000ULL),
+			     "1970-01-01T00:01:00.000000Z", "alternating, first");
+		ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), 120ULL * 1000000000ULL + 7000),
+			     "1970-01-01T00:02:00.000007Z", "alternating, second");
+		ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), (180ULL + i) * 1000000000ULL),
+			     third[i], "a third second");
+	}
 	ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), 999), "1970-01-01T00:00:00.000000Z",
 		     "sub-us");
 	ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), 1999999999), "1970-01-01T00:00:01.999999Z",
