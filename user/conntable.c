@@ -419,11 +419,18 @@ static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 	conn_release(t, c);
 }
 
-/* The substate went FIN_WAIT2 -> TIME_WAIT at 'at': the orphan's FIN_WAIT2 ends. */
+/*
+ * The substate went FIN_WAIT2 -> TIME_WAIT at 'at': the orphan's FIN_WAIT2
+ * ends. A flip told by the timer's expiry is known to a jiffy (4 ms at
+ * HZ=250): one within a jiffy of FIN_WAIT2's start may land before it, and
+ * is taken as at its start (a FIN_WAIT2 of 0, not an unknown one).
+ */
 static void tw_flip(struct conn *c, uint8_t substate, uint64_t at)
 {
 	if (c->tw_substate != TS_FIN_WAIT2 || substate != TS_TIME_WAIT)
 		return;
+	if (c->t_fw2 && at < c->t_fw2)
+		at = c->t_fw2;
 	phase_add(c, PH_FIN_WAIT2, dur(c->t_fw2, at));
 	c->t_tw = at;
 	c->tw_substate = TS_TIME_WAIT;

@@ -214,6 +214,21 @@ def lifecycle_accept_wait():
     assert_eq("server closer", s["closer"], "local")
 
 
+def same_record(k, a, r, exact, timed):
+    """The aggregating tracer's record a says what the per-transition one, r, says."""
+    for col in exact:
+        assert_eq(f"{k} {col}", a[col], r[col])
+    for col in timed:
+        # each tracer's programs read the clock themselves, and a tw sock's
+        # times come from its timer's jiffies (4 ms at HZ=250)
+        if "7224" in k and col != "handshake_us":
+            continue  # cut at each tracer's own exit
+        if r[col] == "":
+            assert_eq(f"{k} {col}", a[col], "")
+        else:
+            assert_between(f"{k} {col} ms", ms(a, col), ms(r, col) - 5, ms(r, col) + 5)
+
+
 @test("aggregation: the same records as --no-aggregate, open sockets read at exit")
 def lifecycle_aggregation_equivalent():
     """Two tracers at once: one gathers transitions in the kernel, one not."""
@@ -249,18 +264,11 @@ def lifecycle_aggregation_equivalent():
     assert_eq("endpoints", len(mine), 8)
     for k in mine:
         assert k in a, f"aggregating tracer has no record for {k}: {sorted(a)}"
-        for col in exact:
-            assert_eq(f"{k} {col}", a[k][col], r[k][col])
-        for col in timed:
-            # each tracer's programs read the clock themselves, and a tw sock's
-            # times come from its timer's jiffies (4 ms at HZ=250)
-            if "7224" in k and col != "handshake_us":
-                continue  # cut at each tracer's own exit
-            if r[k][col] == "":
-                assert_eq(f"{k} {col}", a[k][col], "")
-            else:
-                assert_between(f"{k} {col} ms", ms(a[k], col), ms(r[k], col) - 5,
-                               ms(r[k], col) + 5)
+        try:
+            same_record(k, a[k], r[k], exact, timed)
+        except AssertionError as err:  # show both records whole, and the tracers' last words
+            raise AssertionError(f"{err}\n aggregating: {a[k]}\n per transition: {r[k]}\n"
+                                 f"{agg.err}{raw.err}") from None
     s = [a[k] for k in mine if k[1] == "passive" and k[2] == "7224"][0]
     assert_eq("open at exit: partial", s["partial"], "1")
     assert_between("open at exit: close_wait so far ms", ms(s, "close_wait_us"), 400, 700)

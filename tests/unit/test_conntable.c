@@ -703,6 +703,20 @@ static void test_orphan_fin_wait2(void)
 		}
 		fx_fini();
 	}
+	if (SUBTEST("silent flip estimated a jiffy before FIN_WAIT2 began") && fx_init(0)) {
+		/* a FIN right after FIN_WAIT2: the expiry's jiffy puts the flip before it */
+		orphan_fin_wait2();
+		feed(ev_tw(EV_TW_PROBE, S0 + MS(500), TW1, TS_TIME_WAIT, T_FW2 - MS(3) + TWLEN,
+			   &CLI));
+		feed(ev_tw(EV_TW_EXPIRE, T_FW2 + TWLEN + MS(500), TW1, TS_TIME_WAIT,
+			   T_FW2 - MS(3) + TWLEN, &CLI));
+		c = rec(1, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->ph[PH_FIN_WAIT2], 0, "fin_wait2: 0, not unknown");
+			ASSERT_EQ(c->ph[PH_TIME_WAIT], TWLEN + MS(500), "time_wait from its start");
+		}
+		fx_fini();
+	}
 	if (SUBTEST("silent flip then killed") && fx_init(0)) {
 		orphan_fin_wait2();
 		feed(ev_tw(EV_TW_CANCEL, S0 + MS(8000), TW1, TS_TIME_WAIT, T_FLIP + TWLEN, &CLI));
