@@ -10,12 +10,13 @@
  *  - syscalls:sys_exit_accept{,4} (with --accept): which task accepted a
  *    passive socket.
  *
- * Every hook comes as a pair, a primary and a rescue attached after it: a
- * run of a program that is interrupted by a softirq firing the same
+ * The state hook comes as a pair, a primary and a rescue attached after
+ * it: a run of a program that is interrupted by a softirq firing the same
  * tracepoint makes the kernel skip the nested run (a recursion miss). The
  * primary leaves a per-CPU token naming the event it handled; the rescue
  * handles the event itself when the token does not match, so one of the two
- * sees every event whichever of them was interrupted.
+ * sees every event whichever of them was interrupted. The timer hooks cannot
+ * nest in themselves and need no rescue (see TIMER_PROG).
  *
  * Aggregating (the default), a socket's transitions, and what the other
  * hooks learn of it, gather in a slot of an array map and cross to user
