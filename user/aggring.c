@@ -21,7 +21,7 @@
 /* At most this much kernel memory for the rings, whatever the CPU count. */
 #define RING_BUDGET (64U << 20)
 #define RING_MIN_BITS 9
-#define RING_MAX_BITS 13
+#define RING_MAX_BITS 15
 
 /* A position that stays unpublished this long was lost to a failed claim. */
 #define STUCK_NS 1000000000ULL
