@@ -163,14 +163,6 @@ struct {
 	__type(value, struct sock_slot);
 } sock_slots SEC(".maps");
 
-/* The socket that owns each slot, 0 if free: what lookups and claims touch. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* 1 << slot_bits, set by user space */
-	__type(key, __u32);
-	__type(value, __u64);
-} sock_keys SEC(".maps");
-
 /*
  * A request sock, from its timer's first arming (the SYN) until its child
  * takes it over. A request without a slot has its events sent as they come:
@@ -200,10 +192,14 @@ struct {
 /* The TIME_WAIT timer cancelled last on this CPU: a start right after it is a re-arm. */
 struct tw_cancel {
 	__u64 tw;
+	__u64 ts_ns;
 	__u32 netns;
 	__u16 sport;
 	__u16 dport;
 };
+
+/* A re-arm's start follows its cancel at once (one mod_timer call): */
+#define REARM_NS 20000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -418,10 +414,21 @@ static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos, __u64 room)
 	return NULL;
 }
 
-/* Publish a claimed record: its seq, written last, with a full barrier. */
+/*
+ * Publish a claimed record: its seq, written last. On x86 stores are seen
+ * in program order (and the JIT keeps ours in order), so a plain store
+ * after a compiler barrier is a release; a locked exchange there would wait
+ * for the record's stores to cold ring lines to complete (a quarter of the
+ * state program's time in a profile). Elsewhere: a full barrier.
+ */
 static __always_inline void ring_publish(struct agg_ring_rec *r, __u64 pos)
 {
+#ifdef __TARGET_ARCH_x86
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&r->seq = pos + 1;
+#else
 	__sync_lock_test_and_set(&r->seq, pos + 1);
+#endif
 }
 
 /* Put an EV_AGG record on this CPU's ring; a full ring drops it, counted. */
@@ -439,11 +446,13 @@ static __always_inline void agg_output(const struct agg_event *rec, __u64 lost_e
 	 * Only the steps taken are copied: the ring's lines are cold, and each
 	 * one written costs (a closed socket has five steps).
 	 */
-	__builtin_memcpy(&r->rec, rec, offsetof(struct agg_event, steps));
 	if (rec->n_steps <= AGG_STEPS_MOST)
-		__builtin_memcpy(r->rec.steps, rec->steps, sizeof(rec->steps[0]) * AGG_STEPS_MOST);
+		__builtin_memcpy(&r->rec, rec,
+				 offsetof(struct agg_event, steps) +
+					 sizeof(rec->steps[0]) * AGG_STEPS_MOST);
 	else
-		__builtin_memcpy(r->rec.steps, rec->steps, sizeof(rec->steps));
+		__builtin_memcpy(&r->rec, rec, offsetof(struct agg_event, head));
+	__builtin_memcpy(&r->rec.head, &rec->head, sizeof(*rec) - offsetof(struct agg_event, head));
 	ring_publish(r, pos);
 }
 
@@ -527,75 +536,73 @@ struct {
 
 /*
  * A kernel pointer's slot. The verifier allows no arithmetic on a socket
- * pointer, but what is read back from map memory is a plain number.
+ * pointer, but what is read back from map memory is a plain number. The
+ * number is this CPU's: a softirq that runs one of our programs between the
+ * store and the load leaves its own pointer there, and the wrong slot would
+ * split a socket's record in two. So the value read back counts only if it
+ * is the pointer itself; else store and read again (counted).
  */
 static __always_inline __u32 slot_hash(__u64 ptr)
 {
 	__u32 zero = 0;
 	volatile __u64 *v = bpf_map_lookup_elem(&scratch, &zero);
-	__u32 lo;
+	__u64 x;
+	__u32 h;
 
 	if (!v)
 		return 0;
-	*v = ptr;
-	lo = *v;
-	return (lo * 0x9E3779B1U) >> (32 - slot_bits);
+	for (int i = 0; i < 8; i++) {
+		*v = ptr;
+		x = *v;
+		/* hashed before the test (the asm pins it): past the test, clang
+		 * would hash the pointer itself, which the verifier refuses */
+		h = ((__u32)x * 0x9E3779B1U) >> (32 - slot_bits);
+		asm volatile("" : "+r"(h));
+		if (x == ptr)
+			return h;
+		count(CNT_HASH_RETRIES);
+	}
+	return 0; /* interrupted eight times in a row: never seen */
 }
 
 /*
- * The socket's aggregation slot; with claim, a free one is taken for it,
- * and *key is where it is released. The keys are apart from the slots, four
- * to a bucket in one cache line: a new socket looks at one line, not four
- * slots. The free key is remembered by index: clang merges tests on a kept
- * pointer into arithmetic that the verifier refuses.
+ * The socket's aggregation slot; with claim, a free one is taken for it.
+ * A slot is found by its owner, in its first cache line: the line that the
+ * state change then writes (see struct sock_slot). A new socket looks at all
+ * SLOT_PROBES slots before it claims one: one of them may still be held
+ * for the same address by a socket whose "-> CLOSE" no program saw. The
+ * free slot is remembered by index: clang merges tests on a kept pointer
+ * into arithmetic that the verifier refuses.
  */
-static __always_inline struct sock_slot *sock_slot_get(__u64 sk, bool claim, __u64 **key)
+static __always_inline struct sock_slot *sock_slot_get(__u64 sk, bool claim)
 {
-	__u32 h = slot_hash(sk) & ~(SLOT_PROBES - 1), mask = (1U << slot_bits) - 1;
-	__u32 free = NO_SLOT, idx = NO_SLOT;
+	__u32 h = slot_hash(sk), mask = (1U << slot_bits) - 1;
+	__u32 free = NO_SLOT;
 	struct sock_slot *s;
-	__u64 *k;
 
 	for (int i = 0; i < SLOT_PROBES; i++) {
 		__u32 j = (h + i) & mask;
 
-		k = bpf_map_lookup_elem(&sock_keys, &j);
-		if (!k)
+		s = bpf_map_lookup_elem(&sock_slots, &j);
+		if (!s)
 			return NULL;
-		if (*k == sk) {
-			idx = j;
-			break;
-		}
-		if (!*k && free == NO_SLOT)
+		if (s->sk == sk)
+			return s;
+		if (!s->sk && free == NO_SLOT)
 			free = j;
 	}
-	if (idx == NO_SLOT) {
-		if (!claim || free == NO_SLOT)
-			return NULL;
-		k = bpf_map_lookup_elem(&sock_keys, &free);
-		if (!k || __sync_val_compare_and_swap(k, 0, sk))
-			return NULL;
-		idx = free;
-		s = bpf_map_lookup_elem(&sock_slots, &idx);
-		if (!s) {
-			*k = 0;
-			return NULL;
-		}
-		s->sk = sk;
-		s->rec.n_steps = 0;
-		s->rec.owner_step = NO_STEP;
-		s->rec.head.pid = 0;
-		s->rec.head.comm[0] = 0;
-		s->rec.head.aux = 0;
-		s->rec.req = 0;
-		s->rec.accept_ns = 0;
-	} else {
-		k = bpf_map_lookup_elem(&sock_keys, &idx);
-		s = bpf_map_lookup_elem(&sock_slots, &idx);
-		if (!k || !s)
-			return NULL;
-	}
-	*key = k;
+	if (!claim || free == NO_SLOT)
+		return NULL;
+	s = bpf_map_lookup_elem(&sock_slots, &free);
+	if (!s || __sync_val_compare_and_swap(&s->sk, 0, sk))
+		return NULL;
+	s->rec.n_steps = 0;
+	s->rec.owner_step = NO_STEP;
+	s->rec.head.pid = 0;
+	s->rec.head.comm[0] = 0;
+	s->rec.head.aux = 0;
+	s->rec.req = 0;
+	s->rec.accept_ns = 0;
 	return s;
 }
 
@@ -744,7 +751,7 @@ static __always_inline void agg_send(struct sock_slot *s, const struct sock *sk,
  * when full, and when a child's events must reach user space now (its
  * request's were sent as they came).
  */
-static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const struct sock *sk,
+static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk,
 				      const struct tcp_sock *tp, int oldstate, int newstate,
 				      __u16 sport, __u16 dport, __u8 flags, bool proc,
 				      const struct req_wait *w, const struct tw_link *l, __u64 tw)
@@ -804,10 +811,8 @@ static __always_inline void agg_state(struct sock_slot *s, __u64 *key, const str
 	}
 	if (send)
 		agg_send(s, sk, tp, sport, dport);
-	if (newstate == TCP_CLOSE) {
+	if (newstate == TCP_CLOSE)
 		s->sk = 0;
-		*key = 0;
-	}
 }
 
 /* Aggregation, socket sent per transition: the tw sock's first arming, as an event. */
@@ -900,12 +905,11 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		w = req_wait_take(sk, oldstate, netns, sport, dport);
 		/* listeners are few, and their children need them known at once */
 		if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE)) {
-			__u64 *key = NULL;
-			struct sock_slot *s = sock_slot_get(skp, true, &key);
+			struct sock_slot *s = sock_slot_get(skp, true);
 
-			if (s && key) {
-				agg_state(s, key, sk, tp, oldstate, newstate, sport, dport, flags,
-					  proc, w, l, tw);
+			if (s) {
+				agg_state(s, sk, tp, oldstate, newstate, sport, dport, flags, proc,
+					  w, l, tw);
 				return 0;
 			}
 			count(CNT_AGG_FULL);
@@ -1111,7 +1115,15 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 		return 0;
 	netns = netns_inum_probed(BPF_CORE_READ(skc, skc_net.net));
 	c = bpf_map_lookup_elem(&last_tw_cancel, &zero);
-	if (type == EV_TW_START && c && c->tw == (__u64)tw) {
+	/*
+	 * A re-arm is a cancel and then at once a start of the same timer. A
+	 * tw sock freed after its cancel (or expiry) is often reallocated on
+	 * this CPU for the next TIME_WAIT: same address, but another tuple
+	 * (or the same one, a connection later), and that start is a first
+	 * arming.
+	 */
+	if (type == EV_TW_START && c && c->tw == (__u64)tw && now - c->ts_ns < REARM_NS &&
+	    c->netns == netns && c->sport == sport && c->dport == dport) {
 		c->tw = 0; /* a re-arm: cancel, then start */
 	} else if (type == EV_TW_START) {
 		struct tw_link *l = bpf_map_lookup_elem(&last_tw, &zero);
@@ -1128,12 +1140,16 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 		}
 		if (aggregate)
 			return 0;
+	} else if (type == EV_TW_EXPIRE) {
+		if (c && c->tw == (__u64)tw)
+			c->tw = 0; /* its cancel was the timer firing: no re-arm follows */
 	} else if (type == EV_TW_CANCEL) {
 		/* reuse: connect() on this CPU, same task, same tuple */
 		struct connect_ctx *cc = bpf_map_lookup_elem(&last_connect, &zero);
 
 		if (c) {
 			c->tw = (__u64)tw;
+			c->ts_ns = now;
 			c->netns = netns;
 			c->sport = sport;
 			c->dport = dport;
@@ -1266,8 +1282,7 @@ static __always_inline int handle_accept(long fd)
 			count(CNT_SCRATCH_FULL);
 	}
 	if (aggregate) {
-		__u64 *key = NULL;
-		struct sock_slot *s = sock_slot_get((__u64)sk, false, &key);
+		struct sock_slot *s = sock_slot_get((__u64)sk, false);
 
 		/* an accept rides on the socket's record; the first one counts */
 		if (s) {

@@ -120,6 +120,13 @@ struct agg_step {
  * (head.aux != 0). User space expands it into the events it stands for.
  */
 struct agg_event {
+	/* what every state change reads and writes, first: see struct sock_slot */
+	__u8 n_steps;
+	__u8 owner_step; /* the step whose task owns the socket, 0xff if none */
+	__u8 req_flags; /* EVF_SYNCOOKIE */
+	__u8 tw_substate;
+	__u32 req_retrans;
+	struct agg_step steps[AGG_STEPS];
 	struct event head;
 	__u64 req; /* request sock, 0 if none */
 	__u64 req_syn_ns; /* its timer first armed: the SYN's arrival */
@@ -127,15 +134,9 @@ struct agg_event {
 	__u64 accept_ns;
 	__u64 tw_start_ns;
 	__u64 tw_expires_ns;
-	__u32 req_retrans;
 	__u32 accept_pid;
-	__u8 req_flags; /* EVF_SYNCOOKIE */
-	__u8 tw_substate;
-	__u8 n_steps;
-	__u8 owner_step; /* the step whose task owns the socket, 0xff if none */
-	__u8 pad[4];
+	__u32 pad;
 	char accept_comm[TASK_COMM_LEN];
-	struct agg_step steps[AGG_STEPS];
 };
 
 /*
@@ -159,11 +160,15 @@ struct agg_ring_pos {
 	__u64 pad[6]; /* a cache line per CPU */
 };
 
-/* A socket's aggregation slot (map sock_slots, read by user space at exit). */
+/*
+ * A socket's aggregation slot (map sock_slots, read by user space at exit).
+ * Its first cache line holds the owner, the step count and the first three
+ * steps: most state changes touch that line only.
+ */
 struct sock_slot {
 	__u64 sk; /* owner, 0 if free */
 	struct agg_event rec;
-};
+} __attribute__((aligned(64)));
 
 /*
  * Aggregation, per CPU (map req_waits): the request whose timer was just
@@ -200,6 +205,7 @@ enum counter_idx {
 	CNT_RESCUED, /* events the rescue program handled for a skipped primary */
 	CNT_SCRATCH_FULL, /* a per-task/per-socket helper map was full */
 	CNT_AGG_FULL, /* no free slot to aggregate a socket: sent per transition */
+	CNT_HASH_RETRIES, /* slot_hash read back another run's pointer and retried */
 	CNT_MAX,
 };
 

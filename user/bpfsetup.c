@@ -147,7 +147,7 @@ out:
 
 /*
  * Aggregation slots for open sockets: a quarter of --max-conns (TIME_WAIT
- * and closed endpoints need none), within 2^10..2^16; ~380 bytes each.
+ * and closed endpoints need none), within 2^10..2^16; 384 bytes each.
  */
 static uint32_t agg_slot_bits(uint32_t max_conns)
 {
@@ -177,7 +177,6 @@ static int configure(struct tracer *t)
 	s->rodata->aggregate = !o->no_aggregate && !o->events && o->stuck_s <= 0;
 	s->rodata->slot_bits = agg_slot_bits(o->max_conns);
 	if (bpf_map__set_max_entries(s->maps.sock_slots, 1U << s->rodata->slot_bits) ||
-	    bpf_map__set_max_entries(s->maps.sock_keys, 1U << s->rodata->slot_bits) ||
 	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits) ||
 	    aggring_configure(t)) {
 		die_msg("cannot size the aggregation maps");

@@ -414,7 +414,31 @@ static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 		end = TWE_NONE;
 	c->tw_end = end;
 	c->t_end = ts;
+	/* a tw sock reused at once may already stand for another endpoint */
+	if (u64map_get(t->tws, c->tw) == c)
+		u64map_del(t->tws, c->tw);
+	emit(t, c, REC_FINAL);
+	conn_release(t, c);
+}
+
+/*
+ * A new TIME_WAIT took over the tw sock of an endpoint whose TIME_WAIT end
+ * was not seen: that tw sock was freed before ts. Its record is written,
+ * as the grace period would have settled it if a cancel was seen, else
+ * with its end unknown (partial, tw_end empty, TIME_WAIT not timed).
+ */
+static void tw_superseded(struct conntable *t, struct conn *c, uint64_t ts)
+{
+	if (c->t_pending) {
+		tw_finish(t, c, c->t_pending, TWE_KILLED);
+		return;
+	}
+	t->st.missed++;
+	pending_remove(t, c);
 	u64map_del(t->tws, c->tw);
+	c->partial = true;
+	c->t_end = ts;
+	c->tw_end = TWE_NONE_YET;
 	emit(t, c, REC_FINAL);
 	conn_release(t, c);
 }
@@ -470,6 +494,12 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 		c->ph[PH_HANDSHAKE] = dur(c->t_start, e->ts_ns);
 	} else if (old == TS_ESTABLISHED || (old == TS_CLOSE_WAIT && e->err)) {
 		c->closer = CLOSER_RESET;
+	}
+	if (tw) {
+		struct conn *prev = u64map_get(t->tws, e->aux);
+
+		if (prev && prev != c)
+			tw_superseded(t, prev, tw->t_start);
 	}
 	if (tw && u64map_put(t->tws, e->aux, c) == 0) {
 		c->tw = e->aux;

@@ -875,6 +875,77 @@ static void test_tw_ends(void)
 	}
 }
 
+/* A second socket that goes to TIME_WAIT at tw sock TW1: the first one's tw sock was freed. */
+static void second_client_to_time_wait(uint64_t t0)
+{
+	struct event e =
+		ev_tw(EV_TW_START, t0 + MS(4), TW1, TS_TIME_WAIT, t0 + MS(4) + TWLEN, &CLI);
+
+	e.flags = EVF_FIRST_ARM;
+	active_open(SK2, t0, t0 + MS(1));
+	feed(proc(ev_state(t0 + MS(2), SK2, TS_ESTABLISHED, TS_FIN_WAIT1, &CLI), 100, "curl"));
+	feed(ev_state(t0 + MS(3), SK2, TS_FIN_WAIT1, TS_FIN_WAIT2, &CLI));
+	feed(e);
+	feed(ev_close(t0 + MS(4) + US(5), SK2, TS_FIN_WAIT2, TW1, 0, &CLI));
+}
+
+/*
+ * The tw sock of an endpoint in TIME_WAIT is reused by a new TIME_WAIT
+ * before its end was seen (the end event was lost, or is still in its grace
+ * period): both endpoints get their record, none is dropped or cut short.
+ */
+static void test_tw_sock_reused(void)
+{
+	const struct conn *c;
+	uint64_t x = T_TW + TWLEN + SEC(1);
+
+	if (SUBTEST("end never seen") && fx_init(0)) {
+		client_to_time_wait(SK1);
+		second_client_to_time_wait(x);
+		/* records: first's REC_CLOSED, first's REC_FINAL, second's REC_CLOSED */
+		ASSERT_EQ(fx.n, 3, "first endpoint written when its tw sock is reused");
+		c = rec(1, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->lport, CLI.lport, "the first endpoint");
+			ASSERT_TRUE(c->partial, "partial");
+			ASSERT_EQ(c->tw_end, TWE_NONE_YET, "tw_end unknown");
+			ASSERT_EQ(c->ph[PH_TIME_WAIT], NA, "time_wait not timed");
+			ASSERT_EQ(c->t_end, x + MS(4), "t_end: the reuse");
+		}
+		ASSERT_EQ(stats().missed, 1, "counted as a missed transition");
+		feed(ev_tw(EV_TW_EXPIRE, x + MS(4) + TWLEN, TW1, TS_TIME_WAIT, x + MS(4) + TWLEN,
+			   &CLI));
+		ASSERT_EQ(fx.n, 4, "second endpoint ends at its own expiry");
+		c = rec(3, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->tw_end, TWE_EXPIRED, "tw_end");
+			ASSERT_EQ(c->ph[PH_TIME_WAIT], TWLEN, "time_wait");
+			ASSERT_FALSE(c->partial, "not partial");
+		}
+		ASSERT_EQ(stats().live, 0, "live");
+		fx_fini();
+	}
+	if (SUBTEST("cancel in its grace period") && fx_init(0)) {
+		client_to_time_wait(SK1);
+		feed(ev_tw(EV_TW_CANCEL, x, TW1, TS_TIME_WAIT, T_TW + TWLEN, &CLI));
+		second_client_to_time_wait(x + US(10));
+		ASSERT_EQ(fx.n, 3, "first endpoint settled as the grace period would");
+		c = rec(1, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->tw_end, TWE_KILLED, "tw_end");
+			ASSERT_EQ(c->t_end, x, "t_end: the cancel");
+		}
+		/* the grace period ends: the second endpoint stays in TIME_WAIT */
+		ct_tick(fx.t, x + GRACE + SEC(1));
+		ASSERT_EQ(fx.n, 3, "nothing more");
+		ASSERT_EQ(stats().live, 1, "second endpoint still tracked");
+		feed(ev_tw(EV_TW_EXPIRE, x + TWLEN, TW1, TS_TIME_WAIT, x + TWLEN, &CLI));
+		ASSERT_EQ(fx.n, 4, "second endpoint ends at its expiry");
+		ASSERT_EQ(stats().live, 0, "live");
+		fx_fini();
+	}
+}
+
 static void test_missed_transition(void)
 {
 	const struct conn *c;
@@ -1432,6 +1503,7 @@ int main(int argc, char **argv)
 	RUN_TEST(test_simultaneous_close);
 	RUN_TEST(test_orphan_fin_wait2);
 	RUN_TEST(test_tw_ends);
+	RUN_TEST(test_tw_sock_reused);
 	RUN_TEST(test_missed_transition);
 	RUN_TEST(test_duplicates);
 	RUN_TEST(test_failed_handshake);
