@@ -1,11 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# rss.sh - is tcpphase's memory bounded under a long churn? Runs
-# `tcpphase --csv > /dev/null` while bench/.output/churn opens and closes
-# loopback connections for SECS seconds, samples the tracer's VmRSS and
-# VmHWM every STEP seconds, and prints them with the connection count, the
-# rows written and tcpphase's own loss line.
+# rss.sh - is tcpphase's memory bounded, and does it write every row, under
+# a long churn? Runs `tcpphase --csv` while bench/.output/churn opens and
+# closes loopback connections for SECS seconds, samples the tracer's VmRSS
+# and VmHWM every STEP seconds, and prints them with the connection count,
+# tcpphase's own loss line and the rows: two per connection expected (one
+# per endpoint), how many were written, and how many connections have an
+# endpoint without its peer's row (a row missing, or written twice).
 #
 # Usage: rss.sh [-T SECS] [-s STEP] [-a 'CHURN ARGS'] [-- TCPPHASE ARGS]
 #   -T SECS   how long the churn runs (default 600)
@@ -53,5 +55,26 @@ sleep 1
 kill -INT "$TP"
 wait "$TP"
 echo "churn: $(tail -n 1 "$OUT/churn")"
-echo "rows written: $(($(wc -l <"$OUT/rows") - 1))"
 grep -v '^$' "$OUT/err" | tail -n 3
+
+# churn's listening ports: -p PORT (25000), -P PORTS (16) per thread, -t THREADS (CPUs)
+read -r lo n <<<"$(awk -v cpus="$(nproc)" '{
+	p = 25000; per = 16; t = cpus
+	for (i = 1; i < NF; i++) {
+		if ($i == "-p") p = $(i + 1)
+		if ($i == "-P") per = $(i + 1)
+		if ($i == "-t") t = $(i + 1)
+	}
+	print p, per * t }' <<<"$CHURN_ARGS")"
+ok=$(grep -o 'ok=[0-9]*' "$OUT/churn" | cut -d= -f2)
+# an active row (client port, listening port) pairs with a passive row (listening port, client port)
+awk -F, -v lo="$lo" -v hi=$((lo + n)) -v ok="${ok:-0}" '
+	NR == 1 { next }
+	$11 >= lo && $11 < hi && $7 == "active" { pair[$9 ":" $11]++; rows++; next }
+	$9 >= lo && $9 < hi && $7 == "passive" { pair[$11 ":" $9]--; rows++; next }
+	$9 >= lo && $9 < hi || $11 >= lo && $11 < hi { other++ }
+	END {
+		for (k in pair) if (pair[k] != 0) unpaired += pair[k] < 0 ? -pair[k] : pair[k]
+		printf "rows: expected %d (2 per connection), written %d (%+d), unpaired endpoints %d, rows of unknown role %d\n",
+			2 * ok, rows, rows - 2 * ok, unpaired, other
+	}' "$OUT/rows"

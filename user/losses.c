@@ -45,7 +45,9 @@ struct losses {
 	uint64_t rb_drops;
 	uint64_t rescued;
 	uint64_t misses; /* primary misses */
-	uint64_t lost; /* misses the rescue did not catch, or missed transitions */
+	uint64_t lost; /* recursion + unseen */
+	uint64_t recursion; /* misses the rescue did not catch */
+	uint64_t unseen; /* missed transitions beyond those: no program ran for them */
 	uint64_t full;
 	uint64_t unaggregated; /* no aggregation slot: sent per transition, not lost */
 };
@@ -66,14 +68,15 @@ static void read_losses(struct tracer *t, struct losses *l)
 	 * drops those as duplicates). What is left was seen by neither.
 	 */
 	l->rescued -= st.duplicates < l->rescued ? st.duplicates : l->rescued;
-	l->lost = l->misses > l->rescued ? l->misses - l->rescued : 0;
+	l->recursion = l->misses > l->rescued ? l->misses - l->rescued : 0;
 	/*
 	 * A transition that did not follow the socket's last known state means
-	 * at least one event lost somewhere, even when no kernel counter saw it:
-	 * count the larger of the two, so that no loss goes unreported.
+	 * at least one event lost somewhere, even when no kernel counter saw it
+	 * (the kernel ran none of the programs: "unseen"): so that no loss goes
+	 * unreported, the missed transitions beyond the recursion losses count.
 	 */
-	if (st.missed > l->lost)
-		l->lost = st.missed;
+	l->unseen = st.missed > l->recursion ? st.missed - l->recursion : 0;
+	l->lost = l->recursion + l->unseen;
 	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
 	l->unaggregated = cnt[CNT_AGG_FULL];
 }
@@ -93,32 +96,34 @@ void report_losses(struct tracer *t, bool final)
 	if (!final) {
 		fprintf(stderr,
 			"tcpphase: lost %llu events (ring buffer full %llu, recursion %llu, "
-			"table full %llu)\n",
+			"unseen %llu, table full %llu)\n",
 			(unsigned long long)total, (unsigned long long)l.rb_drops,
-			(unsigned long long)l.lost, (unsigned long long)l.full);
+			(unsigned long long)l.recursion, (unsigned long long)l.unseen,
+			(unsigned long long)l.full);
 		return;
 	}
 	if (t->opts.events) {
 		fprintf(stderr,
 			"tcpphase: %llu state changes; lost %llu (ring buffer full %llu, recursion "
-			"%llu of %llu misses, %llu rescued; table full %llu); missed transitions "
-			"%llu, duplicates %llu\n",
+			"%llu of %llu misses, %llu rescued; unseen %llu; table full %llu); missed "
+			"transitions %llu, duplicates %llu\n",
 			(unsigned long long)st.events, (unsigned long long)total,
-			(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
+			(unsigned long long)l.rb_drops, (unsigned long long)l.recursion,
 			(unsigned long long)l.misses, (unsigned long long)l.rescued,
-			(unsigned long long)l.full, (unsigned long long)st.missed,
-			(unsigned long long)st.duplicates);
+			(unsigned long long)l.unseen, (unsigned long long)l.full,
+			(unsigned long long)st.missed, (unsigned long long)st.duplicates);
 		return;
 	}
 	fprintf(stderr,
 		"tcpphase: %llu events, %llu records (%llu partial); lost %llu (ring buffer "
-		"full %llu, recursion %llu of %llu misses, %llu rescued; table full %llu); "
-		"missed transitions %llu\n",
+		"full %llu, recursion %llu of %llu misses, %llu rescued; unseen %llu; table "
+		"full %llu); missed transitions %llu\n",
 		(unsigned long long)st.events, (unsigned long long)st.records,
 		(unsigned long long)st.partial, (unsigned long long)total,
-		(unsigned long long)l.rb_drops, (unsigned long long)l.lost,
+		(unsigned long long)l.rb_drops, (unsigned long long)l.recursion,
 		(unsigned long long)l.misses, (unsigned long long)l.rescued,
-		(unsigned long long)l.full, (unsigned long long)st.missed);
+		(unsigned long long)l.unseen, (unsigned long long)l.full,
+		(unsigned long long)st.missed);
 	if (l.unaggregated)
 		fprintf(stderr,
 			"tcpphase: %llu sockets or requests found no aggregation slot and were "
