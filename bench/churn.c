@@ -3,9 +3,11 @@
  * churn.c - loopback TCP connection churn, the workload of bench/overhead.sh.
  *
  * Opens N TCP connections in total to 127.0.0.1 (or ::1), at most C at a
- * time, each with a full handshake, an optional request and response of B
- * bytes each way, and a close started by the side chosen with -C (an orderly
- * FIN, or an RST with -r). It prints one line at the end:
+ * time (and with -R at most RATE per second: a host's own rate, where a
+ * tracer's cost shows as CPU, not as connections lost), each with a full
+ * handshake, an optional request and response of B bytes each way, and a
+ * close started by the side chosen with -C (an orderly FIN, or an RST with
+ * -r). It prints one line at the end:
  *
  *	conns=N ok=N errors=N elapsed=S rate=R cpu=S
  *
@@ -100,6 +102,7 @@ static struct {
 	long base_port;
 	long ports;
 	long max_secs;
+	long rate; /* connections started per second in all, 0: as fast as possible */
 	bool server_closes;
 	bool rst;
 	bool ipv6;
@@ -131,7 +134,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [-n CONNS] [-c CONC] [-b BYTES] [-C client|server] [-r] [-4|-6]\n"
-		"             [-t THREADS] [-p PORT] [-P PORTS] [-T SECS]\n"
+		"             [-t THREADS] [-p PORT] [-P PORTS] [-T SECS] [-R RATE]\n"
 		"Loopback TCP churn: connect, optionally exchange BYTES each way, close.\n\n"
 		"  -n CONNS    connections in total (default %ld)\n"
 		"  -c CONC     connections in flight at most (default %ld)\n"
@@ -143,6 +146,8 @@ static void usage(FILE *f)
 		"  -p PORT     first listening port (default %ld)\n"
 		"  -P PORTS    listening ports per thread (default %ld)\n"
 		"  -T SECS     start no connection after SECS seconds (default %ld)\n"
+		"  -R RATE     start RATE connections per second at most (default: as\n"
+		"              fast as -c allows); the cost of a tracer then shows as cpu=\n"
 		"  -h          this help\n\n"
 		"Prints: conns=N ok=N errors=N elapsed=S rate=CONN/S cpu=S\n"
 		"Exit status: 0 all connections ok, 1 some failed, 2 bad arguments.\n",
@@ -414,6 +419,12 @@ static void accept_all(struct worker *w, int lfd)
 	}
 }
 
+/* With -R: this thread has started all it may by now (its share of the rate). */
+static bool paced_out(const struct worker *w)
+{
+	return opt.rate && w->started >= secs_since(&t0) * opt.rate / opt.threads;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -423,7 +434,8 @@ static void *worker_main(void *arg)
 	for (;;) {
 		int n, i;
 
-		while (!stopping && w->started < w->target && in_flight(w) < w->slots) {
+		while (!stopping && w->started < w->target && in_flight(w) < w->slots &&
+		       !paced_out(w)) {
 			if (!open_client(w))
 				break; /* e.g. no free tuple: let closes catch up */
 		}
@@ -438,7 +450,8 @@ static void *worker_main(void *arg)
 		} else if (secs_since(&t0) > opt.max_secs) {
 			stopping = 1;
 		}
-		n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, 100);
+		/* paced: come back within a millisecond to start the next ones */
+		n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, opt.rate ? 1 : 100);
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
@@ -501,7 +514,7 @@ static void parse_args(int argc, char **argv)
 	int c;
 
 	opt.threads = ncpu > 0 ? ncpu : 1;
-	while ((c = getopt(argc, argv, "n:c:b:C:r46t:p:P:T:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:b:C:r46t:p:P:T:R:h")) != -1) {
 		switch (c) {
 		case 'n':
 			opt.conns = parse_long(c, optarg, 1, LONG_MAX / 2);
@@ -540,6 +553,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'T':
 			opt.max_secs = parse_long(c, optarg, 1, 86400);
+			break;
+		case 'R':
+			opt.rate = parse_long(c, optarg, 1, 100000000);
 			break;
 		case 'h':
 			usage(stdout);

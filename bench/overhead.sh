@@ -18,6 +18,10 @@
 # stopped with SIGINT and waited for, so everything it would write is
 # written.
 #
+# With -a '-R RATE' churn starts RATE connections per second: the rate is
+# the same for all and what differs is CPU, printed per connection in a
+# second table (the workload's, BPF included, and the tracer's).
+#
 # Per configuration it prints the median conn/s and its ratio to no tracer,
 # the tracer's CPU seconds while the workload ran (its own process: the BPF
 # programs run in the workload's softirqs and are in churn's cpu=), the rows
@@ -44,7 +48,7 @@
 # Usage: overhead.sh [-n ROUNDS] [-c CONNS] [-a 'CHURN ARGS'] [-o DIR] | -s DIR
 #   -n ROUNDS  rounds (default 5)
 #   -c CONNS   connections per trial (default 100000)
-#   -a ARGS    extra churn arguments, e.g. '-c 64 -C server -b 100'
+#   -a ARGS    extra churn arguments, e.g. '-c 64 -C server -b 100', '-R 10000'
 #   -o DIR     results (default bench/.output/results/<timestamp>)
 #   -s DIR     only print the summary of the run in DIR again
 #   -h         this help
@@ -137,6 +141,45 @@ print("ratio: median conn/s over the no-tracer median; paired ratio: median over
       "table: close lines only (its TIME_WAIT lines are extra). lost, missed transitions, "
       "recursion misses: sums over all trials; misses: the kernel's recursion_misses of "
       "the tracer's programs; rescued: those tcpphase says its rescue programs handled.")
+
+
+
+def cpu_us(t):
+    """CPU per connection of one trial: the workload's (BPF included) + the tracer's."""
+    ok = float(t["ok"] or 0)
+    if not ok or t["churn_cpu_s"] in ("", "?"):
+        return None
+    tracer = float(t["tracer_cpu_s"]) if t["tracer_cpu_s"] not in ("", "?", "-") else 0.0
+    return (float(t["churn_cpu_s"]), tracer, ok)
+
+
+main = [t for t in trials if t["pass"] == "main" and cpu_us(t)]
+none_cpu = {t["round"]: sum(cpu_us(t)[:2]) / cpu_us(t)[2] * 1e6 for t in main
+            if t["config"] == "none"}
+print()
+print("CPU per connection (at full speed the rate falls instead; with -a '-R RATE' the "
+      "rate is fixed and this is what a tracer costs):")
+print()
+print("| config | workload CPU us/conn | tracer CPU us/conn | added us/conn (paired) | added % |")
+print("|---|---:|---:|---:|---:|")
+for n in names:
+    ts = [cpu_us(t) + (t["round"],) for t in main if t["config"] == n]
+    if not ts:
+        continue
+    work = med([c / ok * 1e6 for c, _, ok, _ in ts])
+    trc = med([tr / ok * 1e6 for _, tr, ok, _ in ts])
+    added = med([(c + tr) / ok * 1e6 - none_cpu[r] for c, tr, ok, r in ts if r in none_cpu])
+    base_cpu = med(list(none_cpu.values()))
+    cells = [n, f"{work:.1f}", f"{trc:.1f}" if n != "none" else "-",
+             f"{added:.1f}" if n != "none" and added is not None else "-",
+             f"{100 * added / base_cpu:.1f}" if n != "none" and added is not None and base_cpu
+             else "-"]
+    print("| " + " | ".join(cells) + " |")
+print()
+print("workload CPU: churn's user+system seconds (the BPF programs run in its softirqs) "
+      "per connection; tracer CPU: the tracer process's, as above; added: per round, "
+      "both over the same round's no-tracer workload CPU, median; added %: of the "
+      "no-tracer median.")
 
 progs = [p for p in csv.DictReader(open(progs_path)) if p["pass"] == "stats"]
 ok = {t["config"]: float(t["ok"]) for t in trials if t["pass"] == "stats" and t["ok"]}
