@@ -198,8 +198,11 @@ struct tw_cancel {
 	__u16 dport;
 };
 
-/* A re-arm's start follows its cancel at once (one mod_timer call): */
-#define REARM_NS 20000
+/*
+ * A re-arm's start follows its cancel in the same mod_timer call: seen 4-70
+ * us apart on a busy VM (the timer may move to this CPU's base in between).
+ */
+#define REARM_NS 1000000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1157,8 +1160,8 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	 * A re-arm is a cancel and then at once a start of the same timer. A
 	 * tw sock freed after its cancel (or expiry) is often reallocated on
 	 * this CPU for the next TIME_WAIT: same address, but another tuple
-	 * (or the same one, a connection later), and that start is a first
-	 * arming.
+	 * (the same one only after a reuse, which forgets the cancel), and
+	 * that start is a first arming.
 	 */
 	if (type == EV_TW_START && c && c->tw == (__u64)tw && now - c->ts_ns < REARM_NS &&
 	    c->netns == netns && c->sport == sport && c->dport == dport) {
@@ -1185,19 +1188,22 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 		/* reuse: connect() on this CPU, same task, same tuple */
 		struct connect_ctx *cc = bpf_map_lookup_elem(&last_connect, &zero);
 
-		if (c) {
-			c->tw = (__u64)tw;
-			c->ts_ns = now;
-			c->netns = netns;
-			c->sport = sport;
-			c->dport = dport;
-		}
 		if (cc && cc->sk && cc->pid_tgid == bpf_get_current_pid_tgid()) {
 			const struct sock *sk = (const struct sock *)cc->sk;
 
 			if (BPF_CORE_READ(sk, __sk_common.skc_num) == sport &&
 			    bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == dport)
 				flags |= EVF_CONNECTING;
+		}
+		/* a reuse is an end: the next start on this tuple is a new TIME_WAIT */
+		if (c && (flags & EVF_CONNECTING)) {
+			c->tw = 0;
+		} else if (c) {
+			c->tw = (__u64)tw;
+			c->ts_ns = now;
+			c->netns = netns;
+			c->sport = sport;
+			c->dport = dport;
 		}
 	}
 	/*

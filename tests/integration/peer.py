@@ -3,6 +3,10 @@
     peer.py server HOST PORT [options]   listen, accept one connection
     peer.py client HOST PORT [options]   connect, send one byte
 
+With --count N the peer makes (client) or accepts (server) N connections,
+--conc at a time; the client closes each right after its byte, the server
+reads to EOF and closes: a burst of short connections.
+
 After the exchange the peer ends the connection as --then says:
     close     close (after --delay seconds, or at wall-clock --at)
     eof       read until the other side's FIN, wait --delay, close
@@ -15,7 +19,9 @@ import argparse
 import socket
 import struct
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 def say(msg):
@@ -40,6 +46,36 @@ def finish(sock, args):
     sock.close()
 
 
+def burst_server(ls, args):
+    """Accept args.count connections; each: read to EOF, close."""
+    def serve(conn):
+        with conn:
+            while conn.recv(4096):
+                pass
+
+    ls.settimeout(args.timeout)
+    threads = []
+    for _ in range(args.count):
+        conn, _ = ls.accept()
+        t = threading.Thread(target=serve, args=(conn,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+
+
+def burst_client(fam, args):
+    """args.count connections, args.conc at a time: connect, send a byte, close."""
+    def one(_):
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(args.timeout)
+            s.connect((args.host, args.port))
+            s.send(b"x")
+
+    with ThreadPoolExecutor(max_workers=args.conc) as pool:
+        list(pool.map(one, range(args.count)))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("role", choices=["server", "client"])
@@ -54,6 +90,8 @@ def main():
     p.add_argument("--accept-delay", type=float, default=0.0)
     p.add_argument("--wait", type=float, default=0.0, help="client: sleep before connect()")
     p.add_argument("--hold", type=float, default=0.0, help="server: stay up after close")
+    p.add_argument("--count", type=int, default=0, help="a burst of this many connections")
+    p.add_argument("--conc", type=int, default=16, help="burst: connections at a time")
     args = p.parse_args()
     fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
 
@@ -61,8 +99,13 @@ def main():
         ls = socket.socket(fam, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((args.host, args.port))
-        ls.listen(16)
+        ls.listen(1024)
         say("ready")
+        if args.count:
+            burst_server(ls, args)
+            ls.close()
+            say("done")
+            return 0
         if args.accept_delay:
             time.sleep(args.accept_delay)
         ls.settimeout(args.timeout)
@@ -71,6 +114,8 @@ def main():
         finish(conn, args)
         time.sleep(args.hold)
         ls.close()
+    elif args.count:
+        burst_client(fam, args)
     else:
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
