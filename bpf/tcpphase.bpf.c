@@ -82,17 +82,28 @@ struct {
 	__type(value, __u32);
 } submits SEC(".maps");
 
-/* The state change set_state handled last on this CPU, for set_state_rescue. */
+/*
+ * The state changes set_state handled last on this CPU, for
+ * set_state_rescue. More than one: a rescue interrupted before it looks
+ * must still find its event's token after the softirq's own pair of runs.
+ */
+#define TOKENS 4
+
 struct token {
 	__u64 obj;
 	__u32 what;
+};
+
+struct tokens {
+	struct token t[TOKENS];
+	__u32 next;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct token);
+	__type(value, struct tokens);
 } tokens SEC(".maps");
 
 /*
@@ -305,11 +316,14 @@ static __always_inline void count(__u32 idx)
 static __always_inline void token_set(__u64 obj, __u32 what)
 {
 	__u32 zero = 0;
-	struct token *t = bpf_map_lookup_elem(&tokens, &zero);
+	struct tokens *r = bpf_map_lookup_elem(&tokens, &zero);
 
-	if (t) {
+	if (r) {
+		struct token *t = &r->t[r->next & (TOKENS - 1)];
+
 		t->obj = obj;
 		t->what = what;
+		r->next++;
 	}
 }
 
@@ -321,14 +335,17 @@ static __always_inline void token_set(__u64 obj, __u32 what)
 static __always_inline bool token_seen(__u64 obj, __u32 what)
 {
 	__u32 zero = 0;
-	struct token *t = bpf_map_lookup_elem(&tokens, &zero);
+	struct tokens *r = bpf_map_lookup_elem(&tokens, &zero);
 
-	if (!t)
+	if (!r)
 		return true;
-	if (t->obj != obj || t->what != what)
-		return false;
-	t->obj = 0;
-	return true;
+	for (int i = 0; i < TOKENS; i++) {
+		if (r->t[i].obj == obj && r->t[i].what == what) {
+			r->t[i].obj = 0;
+			return true;
+		}
+	}
+	return false;
 }
 
 static __always_inline bool port_in(__u16 port, const volatile __u16 *list, __u32 n)
