@@ -1,6 +1,7 @@
 """TIME_WAIT and orphaned FIN_WAIT2, followed through the tw sock's timer."""
 
 import time
+from datetime import datetime
 
 from harness import (Tracer, assert_between, assert_eq, ms, netns_inode, peer, test,
                      wait_peer)
@@ -11,6 +12,11 @@ def rows_in(tr, ns, **match):
     inode = netns_inode(ns.ns)
     return [r for r in tr.rows()
             if r["netns"] == inode and all(r[k] == str(v) for k, v in match.items())]
+
+
+def wall(rfc3339):
+    """Seconds since the epoch of a row's start_time or end_time."""
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
 def one(rows, what):
@@ -52,8 +58,13 @@ def timewait_reused():
         rows = rows_in(tr, ns, lport=40302, rport=7302)
     assert_eq("rows", len(rows), 2)
     first = min(rows, key=lambda r: r["start_time"])
+    second = max(rows, key=lambda r: r["start_time"])
     assert_eq("tw_end", first["tw_end"], "reused")
-    assert_between("time_wait s", ms(first, "time_wait_us") / 1000, 1.0, 1.6)
+    # 1.3 s of sleep plus the second client's start-up, however long that takes
+    assert_between("time_wait s", ms(first, "time_wait_us") / 1000, 1.0, 3.0)
+    # what ended it is the second connect(): the same moment, to a few ms
+    gap = (wall(second["start_time"]) - wall(first["end_time"])) * 1000
+    assert_between("from the TIME_WAIT's end to the second connect() ms", gap, -5, 5)
 
 
 @test("timewait: killed with ss -K")
@@ -111,5 +122,10 @@ def timewait_recycled():
         rows = rows_in(tr, ns, lport=7306, rport=40306)
     assert len(rows) == 2, rows
     first = min(rows, key=lambda r: r["start_time"])
+    second = max(rows, key=lambda r: r["start_time"])
     assert_eq("tw_end", first["tw_end"], "recycled")
-    assert_between("time_wait s", ms(first, "time_wait_us") / 1000, 0.25, 0.6)
+    # 0.3 s of sleep plus the second pair of peers' start-up
+    assert_between("time_wait s", ms(first, "time_wait_us") / 1000, 0.25, 2.0)
+    # what ended it is the second SYN, which starts the second passive row
+    gap = (wall(second["start_time"]) - wall(first["end_time"])) * 1000
+    assert_between("from the TIME_WAIT's end to the second SYN ms", gap, -5, 5)
