@@ -402,6 +402,18 @@ static void tw_phase_end(struct conn *c, uint64_t ts)
 		phase_add(c, PH_TIME_WAIT, dur(c->t_tw, ts));
 }
 
+/* The endpoint's tw sock is gone (at ts, as end says): write its record, let it go. */
+static void tw_write(struct conntable *t, struct conn *c, uint64_t ts, int end)
+{
+	c->tw_end = end;
+	c->t_end = ts;
+	/* a tw sock reused at once may already stand for another endpoint */
+	if (u64map_get(t->tws, c->tw) == c)
+		u64map_del(t->tws, c->tw);
+	emit(t, c, REC_FINAL);
+	conn_release(t, c);
+}
+
 /* The tw sock ended at ts: TIME_WAIT (or the orphan FIN_WAIT2) is over. */
 static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 {
@@ -412,13 +424,7 @@ static void tw_finish(struct conntable *t, struct conn *c, uint64_t ts, int end)
 	/* never reached TIME_WAIT: tcp_fin_timeout, or killed in FIN_WAIT2 */
 	if (c->tw_substate == TS_FIN_WAIT2 && end == TWE_EXPIRED)
 		end = TWE_NONE;
-	c->tw_end = end;
-	c->t_end = ts;
-	/* a tw sock reused at once may already stand for another endpoint */
-	if (u64map_get(t->tws, c->tw) == c)
-		u64map_del(t->tws, c->tw);
-	emit(t, c, REC_FINAL);
-	conn_release(t, c);
+	tw_write(t, c, ts, end);
 }
 
 /*
@@ -434,13 +440,8 @@ static void tw_superseded(struct conntable *t, struct conn *c, uint64_t ts)
 		return;
 	}
 	t->st.missed++;
-	pending_remove(t, c);
-	u64map_del(t->tws, c->tw);
 	c->partial = true;
-	c->t_end = ts;
-	c->tw_end = TWE_NONE_YET;
-	emit(t, c, REC_FINAL);
-	conn_release(t, c);
+	tw_write(t, c, ts, TWE_NONE_YET);
 }
 
 /*
