@@ -531,10 +531,11 @@ static __always_inline int skc_view_read(const struct sock_common *skc, struct s
 	return 0;
 }
 
-/* Fill family, ports, addresses of an event from a view (not the netns). */
-static __always_inline void read_common(struct event *e, const struct skc_view *v)
+/* Fill family, netns, ports, addresses of an event from a view. */
+static __always_inline void read_common(struct event *e, const struct skc_view *v, __u32 netns)
 {
 	e->family = v->family;
+	e->netns = netns;
 	e->sport = v->sport;
 	e->dport = v->dport;
 	__builtin_memcpy(e->saddr, v->saddr, sizeof(e->saddr));
@@ -1042,7 +1043,8 @@ static __always_inline bool timer_ours(struct timer_list *timer)
 
 /* A request sock's event, ts and type given (also kept by a req_wait). */
 static __always_inline void fill_req(struct event *e, struct request_sock *req,
-				     const struct skc_view *v, int type, __u64 ts, __u8 flags)
+				     const struct skc_view *v, __u32 netns, int type, __u64 ts,
+				     __u8 flags)
 {
 	if (BPF_CORE_READ_BITFIELD_PROBED(req, syncookie))
 		flags |= EVF_SYNCOOKIE;
@@ -1060,18 +1062,17 @@ static __always_inline void fill_req(struct event *e, struct request_sock *req,
 	e->err = 0;
 	e->tx_bytes = e->rx_bytes = 0;
 	e->srtt_us = 0;
-	read_common(e, v);
-	e->netns = netns_inum_probed((const struct net *)v->net);
+	read_common(e, v, netns);
 }
 
-static __always_inline void send_req(struct request_sock *req, const struct skc_view *v, int type,
-				     __u64 ts, __u8 flags)
+static __always_inline void send_req(struct request_sock *req, const struct skc_view *v,
+				     __u32 netns, int type, __u64 ts, __u8 flags)
 {
 	struct event *e = event_reserve();
 
 	if (!e)
 		return;
-	fill_req(e, req, v, type, ts, flags);
+	fill_req(e, req, v, netns, type, ts, flags);
 	event_submit(e);
 }
 
@@ -1089,12 +1090,12 @@ static __always_inline bool tw_recycled(__u32 netns, __u16 sport, __u16 dport)
 
 /* Aggregation: keep a cancelled request for its child (see struct req_wait). */
 static __always_inline void req_wait_set(struct req_wait *w, struct request_sock *req,
-					 const struct skc_view *v, __u64 syn_ns, __u64 now,
-					 bool sent, __u8 flags)
+					 const struct skc_view *v, __u32 netns, __u64 syn_ns,
+					 __u64 now, bool sent, __u8 flags)
 {
 	if (w->pending && !w->sent)
 		req_wait_send(w); /* the one before had no child */
-	fill_req(&w->ev, req, v, EV_REQ_START, syn_ns, flags);
+	fill_req(&w->ev, req, v, netns, EV_REQ_START, syn_ns, flags);
 	w->cancel_ns = now;
 	w->sent = sent;
 	w->pending = 1;
@@ -1112,17 +1113,17 @@ static __always_inline int handle_req_timer(struct request_sock *req, int type, 
 	struct skc_view v;
 	struct req_wait *w;
 	struct req_slot *r;
-	__u32 zero = 0;
+	__u32 zero = 0, netns;
 	bool claimed;
 
 	if (skc_view_read(&req->__req_common, &v) || !tuple_wanted(v.family, v.sport, v.dport))
 		return 0;
+	netns = netns_inum_probed((const struct net *)v.net);
 	w = aggregate ? bpf_map_lookup_elem(&req_waits, &zero) : NULL;
 	if (w && type == EV_REQ_START) {
 		if (w->expired == id) {
 			w->expired = 0; /* re-armed after a SYN-ACK retransmit */
-		} else if (!tw_recycled(netns_inum_probed((const struct net *)v.net), v.sport,
-					v.dport)) {
+		} else if (!tw_recycled(netns, v.sport, v.dport)) {
 			r = req_slot_get(id, true, &claimed);
 			if (r && claimed)
 				r->syn_ns = now;
@@ -1136,16 +1137,16 @@ static __always_inline int handle_req_timer(struct request_sock *req, int type, 
 		w->expired = id;
 		r = req_slot_get(id, false, &claimed);
 		if (r) {
-			send_req(req, &v, EV_REQ_START, r->syn_ns, flags);
+			send_req(req, &v, netns, EV_REQ_START, r->syn_ns, flags);
 			r->req = 0;
 		}
 	} else if (w) {
 		r = req_slot_get(id, false, &claimed);
-		req_wait_set(w, req, &v, r ? r->syn_ns : 0, now, !r, flags);
+		req_wait_set(w, req, &v, netns, r ? r->syn_ns : 0, now, !r, flags);
 		if (r)
 			return 0;
 	}
-	send_req(req, &v, type, now, flags);
+	send_req(req, &v, netns, type, now, flags);
 	return 0;
 }
 
@@ -1255,8 +1256,7 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	e->err = 0;
 	e->tx_bytes = e->rx_bytes = 0;
 	e->retrans = e->srtt_us = 0;
-	read_common(e, &v);
-	e->netns = netns;
+	read_common(e, &v, netns);
 	if (r)
 		ring_publish(r, pos);
 	else
@@ -1365,8 +1365,7 @@ static __always_inline int handle_accept(long fd)
 	e->err = 0;
 	e->tx_bytes = e->rx_bytes = 0;
 	e->retrans = e->srtt_us = 0;
-	read_common(e, &v);
-	e->netns = netns_inum_probed((const struct net *)v.net);
+	read_common(e, &v, netns_inum_probed((const struct net *)v.net));
 	fill_task(e);
 	event_submit(e);
 	return 0;
