@@ -78,6 +78,8 @@ STOP_SECS=120
 usage() { sed -n '/^# Usage:/,/^# round only/s/^# \{0,1\}//p' "$0"; }
 bad() { echo "overhead.sh: $*" >&2; exit 2; }
 die() { echo "overhead.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/churn_layout.sh
+. "$HERE/churn_layout.sh"
 
 # ---- summary -----------------------------------------------------------------
 # Print the results of run directory $1 (trials.csv, programs.csv) as markdown.
@@ -143,7 +145,6 @@ print("ratio: median conn/s over the no-tracer median; paired ratio: median over
       "the tracer's programs; rescued: those tcpphase says its rescue programs handled.")
 
 
-
 def cpu_us(t):
     """CPU per connection of one trial: the workload's (BPF included) + the tracer's."""
     ok = float(t["ok"] or 0)
@@ -153,9 +154,10 @@ def cpu_us(t):
     return (float(t["churn_cpu_s"]), tracer, ok)
 
 
-main = [t for t in trials if t["pass"] == "main" and cpu_us(t)]
-none_cpu = {t["round"]: sum(cpu_us(t)[:2]) / cpu_us(t)[2] * 1e6 for t in main
-            if t["config"] == "none"}
+main = [(t, cpu_us(t)) for t in trials if t["pass"] == "main"]
+main = [(t, c) for t, c in main if c]
+none_cpu = {t["round"]: (c[0] + c[1]) / c[2] * 1e6 for t, c in main if t["config"] == "none"}
+base_cpu = med(list(none_cpu.values()))
 print()
 print("CPU per connection (at full speed the rate falls instead; with -a '-R RATE' the "
       "rate is fixed and this is what a tracer costs):")
@@ -163,13 +165,12 @@ print()
 print("| config | workload CPU us/conn | tracer CPU us/conn | added us/conn (paired) | added % |")
 print("|---|---:|---:|---:|---:|")
 for n in names:
-    ts = [cpu_us(t) + (t["round"],) for t in main if t["config"] == n]
+    ts = [c + (t["round"],) for t, c in main if t["config"] == n]
     if not ts:
         continue
     work = med([c / ok * 1e6 for c, _, ok, _ in ts])
     trc = med([tr / ok * 1e6 for _, tr, ok, _ in ts])
     added = med([(c + tr) / ok * 1e6 - none_cpu[r] for c, tr, ok, r in ts if r in none_cpu])
-    base_cpu = med(list(none_cpu.values()))
     cells = [n, f"{work:.1f}", f"{trc:.1f}" if n != "none" else "-",
              f"{added:.1f}" if n != "none" and added is not None else "-",
              f"{100 * added / base_cpu:.1f}" if n != "none" and added is not None and base_cpu
@@ -239,24 +240,6 @@ if [ -d /sys/kernel/tracing ] && [ -z "$(ls -A /sys/kernel/tracing 2>/dev/null)"
 	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 fi
 
-# The workload as churn will run it: "FIRST_PORT LAST_PORT RST PORT_GIVEN" from
-# its -p/-P/-t/-r (defaults as churn's); RST is 1 when connections end in an
-# RST, PORT_GIVEN 1 when -p was given.
-churn_layout() {
-	local OPTIND=1 o base=25000 ports=16 threads rst=0 given=0
-	threads=$(nproc)
-	while getopts "n:c:b:C:r46t:p:P:T:h" o "$@"; do
-		case $o in
-		p) base=$OPTARG given=1 ;;
-		P) ports=$OPTARG ;;
-		t) threads=$OPTARG ;;
-		r) rst=1 ;;
-		*) ;;
-		esac
-	done
-	[[ "$base$ports$threads" =~ ^[0-9]+$ ]] || return 1
-	echo "$base $((base + ports * threads - 1)) $rst $given"
-}
 read -r PORT_LO PORT_HI RST GIVEN <<<"$(churn_layout "${CHURN_ARGV[@]}")"
 [ -n "${GIVEN:-}" ] || bad "-a: bad churn arguments '$CHURN_EXTRA'"
 # Unless told (-a '-p PORT'), listen on a block of ports no socket uses now,

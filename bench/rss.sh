@@ -31,6 +31,8 @@ shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
 
 make -s -C "$HERE" || exit 1
+# shellcheck source=bench/churn_layout.sh
+. "$HERE/churn_layout.sh"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
@@ -57,22 +59,15 @@ wait "$TP"
 echo "churn: $(tail -n 1 "$OUT/churn")"
 grep -v '^$' "$OUT/err" | tail -n 3
 
-# churn's listening ports: -p PORT (25000), -P PORTS (16) per thread, -t THREADS (CPUs)
-read -r lo n <<<"$(awk -v cpus="$(nproc)" '{
-	p = 25000; per = 16; t = cpus
-	for (i = 1; i < NF; i++) {
-		if ($i == "-p") p = $(i + 1)
-		if ($i == "-P") per = $(i + 1)
-		if ($i == "-t") t = $(i + 1)
-	}
-	print p, per * t }' <<<"$CHURN_ARGS")"
+# shellcheck disable=SC2086 # CHURN_ARGS is a list of arguments
+read -r lo hi _ <<<"$(churn_layout $CHURN_ARGS)"
 ok=$(grep -o 'ok=[0-9]*' "$OUT/churn" | cut -d= -f2)
 # an active row (client port, listening port) pairs with a passive row (listening port, client port)
-awk -F, -v lo="$lo" -v hi=$((lo + n)) -v ok="${ok:-0}" '
+awk -F, -v lo="$lo" -v hi="$hi" -v ok="${ok:-0}" '
 	NR == 1 { next }
-	$11 >= lo && $11 < hi && $7 == "active" { pair[$9 ":" $11]++; rows++; next }
-	$9 >= lo && $9 < hi && $7 == "passive" { pair[$11 ":" $9]--; rows++; next }
-	$9 >= lo && $9 < hi || $11 >= lo && $11 < hi { other++ }
+	$11 >= lo && $11 <= hi && $7 == "active" { pair[$9 ":" $11]++; rows++; next }
+	$9 >= lo && $9 <= hi && $7 == "passive" { pair[$11 ":" $9]--; rows++; next }
+	$9 >= lo && $9 <= hi || $11 >= lo && $11 <= hi { other++ }
 	END {
 		for (k in pair) if (pair[k] != 0) unpaired += pair[k] < 0 ? -pair[k] : pair[k]
 		printf "rows: expected %d (2 per connection), written %d (%+d), unpaired endpoints %d, rows of unknown role %d\n",
