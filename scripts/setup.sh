@@ -7,7 +7,7 @@ set -eu
 
 PKGS="clang llvm make gcc libc6-dev pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libmicrohttpd-dev iproute2 nftables python3 curl clang-format cppcheck shellcheck
-libclang-rt-14-dev"
+libclang-rt-14-dev qemu-system-x86 busybox-static cpio dpkg-dev man-db systemd jq"
 
 missing=""
 for p in $PKGS; do

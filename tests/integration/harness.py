@@ -16,7 +16,7 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TCPPHASE = os.path.join(ROOT, "tcpphase")
+TCPPHASE = os.environ.get("TCPPHASE", os.path.join(ROOT, "tcpphase"))
 PEER = os.path.join(ROOT, "tests", "integration", "peer.py")
 DELAYLINE = os.path.join(ROOT, ".output", "delayline")
 os.environ.setdefault("DELAYLINE", DELAYLINE)
