@@ -1,22 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * events_out.c - the --events sink: one line per state change, as a table
- * or as CSV (time,pid,comm,netns,family,laddr,lport,raddr,rport,oldstate,
- * newstate,elapsed_us). The pid is the task that made the change when it
- * ran in a system call, else the socket's owner as far as it is known.
+ * events_out.c - the --events sink: one line per state change, as a table,
+ * as CSV (time,pid,comm,netns,family,laddr,lport,raddr,rport,oldstate,
+ * newstate,elapsed_us) or as JSON lines with those keys. The pid is the
+ * task that made the change when it ran in a system call, else the
+ * socket's owner as far as it is known.
  */
 #include <string.h>
 #include <sys/socket.h>
 
 #include "format.h"
+#include "row.h"
 #include "sink.h"
+
+/* the columns, in order: one list for the enum and the names */
+/* clang-format off */
+#define EV_COLUMNS(C) \
+	C(time) C(pid) C(comm) C(netns) C(family) C(laddr) \
+	C(lport) C(raddr) C(rport) C(oldstate) C(newstate) C(elapsed_us)
+/* clang-format on */
+
+enum { EV_COLUMNS(COL_ENUM) EV_NCOLS };
+static const char *const ev_names[] = { EV_COLUMNS(COL_NAME) };
+const struct columns events_cols = { ev_names, EV_NCOLS };
 
 static void ev_header(struct out *o)
 {
+	if (o->json)
+		return;
 	if (o->csv)
-		fputs("time,pid,comm,netns,family,laddr,lport,raddr,rport,oldstate,newstate,"
-		      "elapsed_us\n",
-		      o->f);
+		row_csv_header(&events_cols, o->f);
 	else
 		fprintf(o->f, "%-12s %-7s %-12s %-10s %-21s %-21s %-11s    %-11s %s\n", "TIME",
 			"PID", "COMM", "NETNS", "LADDR:LPORT", "RADDR:RPORT", "OLDSTATE",
@@ -28,42 +41,31 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 {
 	const char *comm = c && c->pid ? c->comm : "";
 	uint32_t pid = c ? c->pid : 0;
-	char ts[TIME_STRLEN], la[64], ra[64], line[512];
+	char ts[TIME_STRLEN], la[64], ra[64];
 
 	if (e->flags & EVF_PROC_CTX) {
 		pid = e->pid;
 		comm = e->comm;
 	}
-	if (o->csv) {
-		struct strbuf b = { .buf = line, .cap = sizeof(line) };
+	if (o->csv || o->json) {
+		struct row r;
 
-		sb_str(&b, format_rfc3339(ts, sizeof(ts), e->ts_ns + o->wall_offset_ns));
-		sb_char(&b, ',');
+		row_init(&r, &events_cols);
+		row_str(&r, COL_time, format_rfc3339(ts, sizeof(ts), e->ts_ns + o->wall_offset_ns));
 		if (pid) {
-			sb_u64(&b, pid);
-			sb_char(&b, ',');
-			sb_csv(&b, comm);
-		} else {
-			sb_char(&b, ',');
+			row_u64(&r, COL_pid, pid);
+			row_str(&r, COL_comm, comm);
 		}
-		sb_char(&b, ',');
-		sb_u64(&b, e->netns);
-		sb_str(&b, e->family == AF_INET6 ? ",ipv6," : ",ipv4,");
-		sb_str(&b, format_addr(la, sizeof(la), e->family, e->saddr));
-		sb_char(&b, ',');
-		sb_u64(&b, e->sport);
-		sb_char(&b, ',');
-		sb_str(&b, format_addr(ra, sizeof(ra), e->family, e->daddr));
-		sb_char(&b, ',');
-		sb_u64(&b, e->dport);
-		sb_char(&b, ',');
-		sb_str(&b, state_name(e->oldstate));
-		sb_char(&b, ',');
-		sb_str(&b, state_name(e->newstate));
-		sb_char(&b, ',');
-		sb_us(&b, elapsed_ns);
-		sb_char(&b, '\n');
-		fwrite(b.buf, 1, b.len, o->f);
+		row_u64(&r, COL_netns, e->netns);
+		row_str(&r, COL_family, e->family == AF_INET6 ? "ipv6" : "ipv4");
+		row_str(&r, COL_laddr, format_addr(la, sizeof(la), e->family, e->saddr));
+		row_u64(&r, COL_lport, e->sport);
+		row_str(&r, COL_raddr, format_addr(ra, sizeof(ra), e->family, e->daddr));
+		row_u64(&r, COL_rport, e->dport);
+		row_str(&r, COL_oldstate, state_name(e->oldstate));
+		row_str(&r, COL_newstate, state_name(e->newstate));
+		row_us(&r, COL_elapsed_us, elapsed_ns);
+		row_write(&r, o->f, o->json);
 		return;
 	}
 	char pidbuf[16], ms[32];

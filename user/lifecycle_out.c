@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lifecycle_out.c - the default sink: one record per TCP endpoint with each
- * phase timed, as an 80-column table, a wide table (-w) or CSV (--csv).
+ * phase timed, as an 80-column table, a wide table (-w), CSV (--csv) or
+ * JSON lines (--json) with the CSV columns as keys.
  *
- * CSV gets one row per endpoint when it is complete (REC_FINAL). The table
+ * CSV and JSON get one row per endpoint when it is complete (REC_FINAL). The table
  * also shows the close as it happens (REC_CLOSED) and then, once known, how
  * the endpoint's TIME_WAIT ended.
  */
@@ -11,18 +12,30 @@
 #include <sys/socket.h>
 
 #include "format.h"
+#include "row.h"
 #include "sink.h"
 
-static const char csv_columns[] =
-	"start_time,end_time,pid,comm,netns,family,role,laddr,lport,raddr,rport,result,"
-	"handshake_us,syn_retrans,accept_wait_us,established_us,closer,fin_wait1_us,"
-	"fin_wait2_us,close_wait_us,last_ack_us,closing_us,time_wait_us,tw_end,tx_bytes,"
-	"rx_bytes,retrans,srtt_us,partial\n";
+/* the columns, in order: one list for the enum and the names */
+/* clang-format off */
+#define LC_COLUMNS(C) \
+	C(start_time) C(end_time) C(pid) C(comm) C(netns) C(family) \
+	C(role) C(laddr) C(lport) C(raddr) C(rport) C(result) \
+	C(handshake_us) C(syn_retrans) C(accept_wait_us) C(established_us) C(closer) C(fin_wait1_us) \
+	C(fin_wait2_us) C(close_wait_us) C(last_ack_us) C(closing_us) C(time_wait_us) C(tw_end) \
+	C(tx_bytes) C(rx_bytes) C(retrans) C(srtt_us) C(partial)
+/* clang-format on */
+
+enum { LC_COLUMNS(COL_ENUM) LC_NCOLS };
+static const char *const lc_names[] = { LC_COLUMNS(COL_NAME) };
+const struct columns lifecycle_cols = { lc_names, LC_NCOLS };
+_Static_assert(LC_NCOLS <= ROW_MAX_COLS, "a row holds every column");
 
 static void lc_header(struct out *o)
 {
+	if (o->json)
+		return;
 	if (o->csv)
-		fputs(csv_columns, o->f);
+		row_csv_header(&lifecycle_cols, o->f);
 	else if (o->wide)
 		fprintf(o->f,
 			"%-12s %-7s %-15s %-10s %-7s %-28s %-28s %-11s %9s %3s %9s %11s %-12s "
@@ -49,64 +62,42 @@ static const char *hs_result(const struct conn *c, char *buf, int len)
 	return result_name(c, buf, len);
 }
 
-/* One CSV row, written without printf: this runs for every endpoint. */
-static void lc_csv(struct out *o, const struct conn *c)
+/* One CSV row or JSON object, written without printf: this runs for every endpoint. */
+static void lc_row(struct out *o, const struct conn *c)
 {
-	char line[1024], t[TIME_STRLEN], a[ADDR_STRLEN], res[32];
-	struct strbuf b = { .buf = line, .cap = sizeof(line) };
+	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32];
+	struct row r;
 
-	sb_str(&b, format_rfc3339(t, sizeof(t), c->t_start + o->wall_offset_ns));
-	sb_char(&b, ',');
-	sb_str(&b, format_rfc3339(t, sizeof(t), c->t_end + o->wall_offset_ns));
-	sb_char(&b, ',');
+	row_init(&r, &lifecycle_cols);
+	row_str(&r, COL_start_time, format_rfc3339(t0, sizeof(t0), c->t_start + o->wall_offset_ns));
+	row_str(&r, COL_end_time, format_rfc3339(t1, sizeof(t1), c->t_end + o->wall_offset_ns));
 	if (c->pid) {
-		sb_u64(&b, c->pid);
-		sb_char(&b, ',');
-		sb_csv(&b, c->comm);
-	} else {
-		sb_char(&b, ',');
+		row_u64(&r, COL_pid, c->pid);
+		row_str(&r, COL_comm, c->comm);
 	}
-	sb_char(&b, ',');
-	sb_u64(&b, c->netns);
-	sb_str(&b, c->family == AF_INET6 ? ",ipv6," : ",ipv4,");
-	sb_str(&b, role_name(c->role));
-	sb_char(&b, ',');
-	sb_str(&b, format_addr(a, sizeof(a), c->family, c->laddr));
-	sb_char(&b, ',');
-	sb_u64(&b, c->lport);
-	sb_char(&b, ',');
-	sb_str(&b, format_addr(a, sizeof(a), c->family, c->raddr));
-	sb_char(&b, ',');
-	sb_u64(&b, c->rport);
-	sb_char(&b, ',');
-	sb_str(&b, hs_result(c, res, sizeof(res)));
-	sb_char(&b, ',');
-	sb_us(&b, c->ph[PH_HANDSHAKE]);
-	sb_char(&b, ',');
+	row_u64(&r, COL_netns, c->netns);
+	row_str(&r, COL_family, c->family == AF_INET6 ? "ipv6" : "ipv4");
+	row_str(&r, COL_role, role_name(c->role));
+	row_str(&r, COL_laddr, format_addr(la, sizeof(la), c->family, c->laddr));
+	row_u64(&r, COL_lport, c->lport);
+	row_str(&r, COL_raddr, format_addr(ra, sizeof(ra), c->family, c->raddr));
+	row_u64(&r, COL_rport, c->rport);
+	row_str(&r, COL_result, hs_result(c, res, sizeof(res)));
+	row_us(&r, COL_handshake_us, c->ph[PH_HANDSHAKE]);
 	if (c->result != RES_NONE || c->hs_kind != HS_NORMAL)
-		sb_u64(&b, c->syn_retrans);
-	sb_char(&b, ',');
-	sb_us(&b, c->ph[PH_ACCEPT_WAIT]);
-	sb_char(&b, ',');
-	sb_us(&b, c->ph[PH_ESTABLISHED]);
-	sb_char(&b, ',');
-	sb_str(&b, closer_name(c->closer));
-	for (int ph = PH_FIN_WAIT1; ph <= PH_TIME_WAIT; ph++) {
-		sb_char(&b, ',');
-		sb_us(&b, c->ph[ph]);
-	}
-	sb_char(&b, ',');
-	sb_str(&b, tw_end_name(c->tw_end));
-	sb_char(&b, ',');
-	sb_u64(&b, c->tx_bytes);
-	sb_char(&b, ',');
-	sb_u64(&b, c->rx_bytes);
-	sb_char(&b, ',');
-	sb_u64(&b, c->retrans);
-	sb_char(&b, ',');
-	sb_u64(&b, c->srtt_us);
-	sb_str(&b, c->partial ? ",1\n" : ",0\n");
-	fwrite(b.buf, 1, b.len, o->f);
+		row_u64(&r, COL_syn_retrans, c->syn_retrans);
+	row_us(&r, COL_accept_wait_us, c->ph[PH_ACCEPT_WAIT]);
+	row_us(&r, COL_established_us, c->ph[PH_ESTABLISHED]);
+	row_str(&r, COL_closer, closer_name(c->closer));
+	for (int ph = PH_FIN_WAIT1; ph <= PH_TIME_WAIT; ph++)
+		row_us(&r, COL_fin_wait1_us + (ph - PH_FIN_WAIT1), c->ph[ph]);
+	row_str(&r, COL_tw_end, tw_end_name(c->tw_end));
+	row_u64(&r, COL_tx_bytes, c->tx_bytes);
+	row_u64(&r, COL_rx_bytes, c->rx_bytes);
+	row_u64(&r, COL_retrans, c->retrans);
+	row_u64(&r, COL_srtt_us, c->srtt_us);
+	row_u64(&r, COL_partial, c->partial);
+	row_write(&r, o->f, o->json);
 }
 
 /* Time from the start of the close to the socket's end: the half-close phases. */
@@ -166,9 +157,9 @@ static void lc_table(struct out *o, const struct conn *c, enum rec_kind kind)
 
 static void lc_record(struct out *o, const struct conn *c, enum rec_kind kind)
 {
-	if (o->csv) {
+	if (o->csv || o->json) {
 		if (kind == REC_FINAL)
-			lc_csv(o, c);
+			lc_row(o, c);
 		return;
 	}
 	lc_table(o, c, kind);

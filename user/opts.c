@@ -24,13 +24,14 @@ const char *argp_program_bug_address = NULL;
 static const char doc[] =
 	"Trace every phase of every TCP connection: handshake, half-close, TIME_WAIT.\n"
 	"\n"
-	"USAGE: tcpphase [-e] [--csv] [-w] [-p PID] [-L PORTS] [-D PORTS] [-4|-6] [-d SECS]\n"
+	"USAGE: tcpphase [-e] [--csv|--json] [-w] [-p PID] [-L PORTS] [-D PORTS] [-4|-6] [-d SECS]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    tcpphase                  # one line per finished connection, phases timed\n"
 	"    tcpphase --csv > c.csv    # the same as CSV, one row per endpoint\n"
 	"    tcpphase -e               # every state change, as it happens\n"
 	"    tcpphase -e --csv         # state changes as CSV\n"
+	"    tcpphase --json | jq .    # records as JSON lines (keys: the CSV columns)\n"
 	"    tcpphase -L 80,443 -d 60  # local ports 80 and 443, for one minute\n"
 	"    tcpphase -D 5432 -w       # connections to port 5432, all phases\n"
 	"    tcpphase -p 181 -6        # IPv6 sockets of PID 181 only\n"
@@ -40,6 +41,7 @@ static const char doc[] =
 
 enum {
 	OPT_CSV = 256,
+	OPT_JSON,
 	OPT_MAX_CONNS,
 	OPT_SUMMARY,
 	OPT_BY,
@@ -54,6 +56,8 @@ enum {
 static const struct argp_option options[] = {
 	{ "events", 'e', NULL, 0, "Print every state change (the state-change stream)", 0 },
 	{ "csv", OPT_CSV, NULL, 0, "CSV output (RFC 4180, with a header row)", 0 },
+	{ "json", OPT_JSON, NULL, 0,
+	  "JSON lines: one object per record, event, --stuck line or --summary", 0 },
 	{ "wide", 'w', NULL, 0, "Wide table: every phase and both addresses", 0 },
 	{ "pid", 'p', "PID", 0, "Only sockets of this process", 0 },
 	{ "lport", 'L', "PORTS", 0, "Only these local ports (80,443 or 8000-8010)", 0 },
@@ -211,6 +215,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CSV:
 		o->csv = true;
 		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
 	case 'w':
 		o->wide = true;
 		break;
@@ -298,6 +305,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (o->events && o->summary)
 			usage_fail("--events and --summary are exclusive");
+		if (o->csv && o->json)
+			usage_fail("--csv and --json are exclusive");
 		if (o->record_path && o->replay_path)
 			usage_fail("-W and -r are exclusive");
 		break;

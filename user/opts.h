@@ -18,6 +18,7 @@
 struct options {
 	bool events; /* --events: the state-change stream */
 	bool csv;
+	bool json; /* --json: one JSON object per line */
 	bool wide;
 	bool verbose;
 	bool accept; /* --accept: trace accept() through the syscall tracepoints */

@@ -17,6 +17,7 @@
 struct out {
 	FILE *f;
 	bool csv;
+	bool json; /* --json: one JSON object per line, the CSV columns as keys */
 	bool wide;
 	/* wall-clock ns = monotonic ns + wall_offset_ns, taken once at start */
 	int64_t wall_offset_ns;
@@ -32,6 +33,27 @@ struct sink {
 
 extern const struct sink events_sink;
 extern const struct sink lifecycle_sink;
+
+/* The CSV columns (and JSON keys) of each output with rows (row.h). */
+struct columns;
+extern const struct columns lifecycle_cols;
+extern const struct columns events_cols;
+extern const struct columns stuck_cols;
+
+/* An endpoint stuck in CLOSE_WAIT or FIN_WAIT2, for --stuck. */
+struct stuck {
+	int state;
+	int64_t age_ns; /* -1: unknown (open before tracing began) */
+	uint32_t pid; /* 0: unknown */
+	const char *comm;
+	uint32_t netns; /* 0: unknown */
+	uint8_t family;
+	const uint8_t *laddr, *raddr;
+	uint16_t lport, rport;
+};
+
+/* One --stuck line on f (a text line, or JSON with o->json); now_ns: monotonic. */
+void stuck_print(struct out *o, FILE *f, const struct stuck *s, uint64_t now_ns);
 
 /* Flush the stream; returns 0 or the errno of the first failed write. */
 int out_flush(struct out *o);

@@ -467,16 +467,14 @@ static const char *ms(char *buf, size_t len, int64_t ns)
 	return format_ms(buf, len, ns < 0 ? -1 : ns / 1000);
 }
 
-static void print_row(FILE *f, const char *name, const struct phist *h)
+static void print_row(FILE *f, const char *name, const struct sum_stats *st)
 {
 	char n[24], p50[24], p90[24], p99[24], max[24];
-	struct sum_stats st;
 
-	phist_stats(h, &st);
-	snprintf(n, sizeof(n), "%llu", (unsigned long long)st.count);
-	fprintf(f, ROW_FMT, name, n, ms(p50, sizeof(p50), st.p50_ns),
-		ms(p90, sizeof(p90), st.p90_ns), ms(p99, sizeof(p99), st.p99_ns),
-		ms(max, sizeof(max), st.max_ns));
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)st->count);
+	fprintf(f, ROW_FMT, name, n, ms(p50, sizeof(p50), st->p50_ns),
+		ms(p90, sizeof(p90), st->p90_ns), ms(p99, sizeof(p99), st->p99_ns),
+		ms(max, sizeof(max), st->max_ns));
 }
 
 static void print_header(FILE *f)
@@ -517,19 +515,32 @@ static void print_stars(FILE *f, uint64_t val, uint64_t vmax, int width)
 		fputc(i < stars ? '*' : ' ', f);
 }
 
-/* bcc's print_log2_hist, from the first to the last non-empty power of two. */
-static void print_log2(FILE *f, const struct phist *h)
-{
-	uint64_t slot[HB_LOG_MAX] = { 0 }, vmax = 0, lo, width;
-	int first = -1, last = -1, w, stars;
-	char top[24];
+_Static_assert(SUM_LOG2_SLOTS == HB_LOG_MAX, "one log2 slot per power of two");
 
+void summary_log2(const struct summary *s, enum sum_phase p, uint64_t slot[SUM_LOG2_SLOTS])
+{
+	const struct phist *h = &s->total[(unsigned int)p < SP_MAX ? p : 0];
+	uint64_t lo, width;
+
+	memset(slot, 0, SUM_LOG2_SLOTS * sizeof(*slot));
+	if ((unsigned int)p >= SP_MAX)
+		return;
 	for (int i = 0; i < HB_N; i++) {
 		if (!h->b[i])
 			continue;
 		hb_bounds(i, &lo, &width);
 		slot[lo ? 63 - __builtin_clzll(lo) : 0] += h->b[i];
 	}
+}
+
+/* bcc's print_log2_hist, from the first to the last non-empty power of two. */
+static void print_log2(FILE *f, const struct summary *s, enum sum_phase p)
+{
+	uint64_t slot[HB_LOG_MAX], vmax = 0;
+	int first = -1, last = -1, w, stars;
+	char top[24];
+
+	summary_log2(s, p, slot);
 	for (int k = 0; k < HB_LOG_MAX; k++) {
 		if (!slot[k])
 			continue;
@@ -608,18 +619,32 @@ static int cmp_ranked(const void *a, const void *b)
 	return strcmp(x->label, y->label);
 }
 
-static void print_groups(const struct summary *s, FILE *f)
+const char *summary_by_name(const struct summary *s)
+{
+	return by_name(s->by);
+}
+
+void summary_counts(const struct summary *s, struct sum_counts *c)
+{
+	c->conns = s->conns;
+	c->partial = s->partial;
+	memcpy(c->results, s->results, sizeof(c->results));
+	memcpy(c->tw_ends, s->tw_ends, sizeof(c->tw_ends));
+}
+
+int summary_groups(const struct summary *s, struct sum_group **out, int *total)
 {
 	int n = s->n_groups + (s->other ? 1 : 0), shown;
 	struct ranked *r;
+	struct sum_group *g;
 
+	*out = NULL;
+	*total = n;
 	if (!n)
-		return;
+		return 0;
 	r = calloc(n, sizeof(*r));
-	if (!r) {
-		fprintf(f, "\nby %s: out of memory\n", by_name(s->by));
-		return;
-	}
+	if (!r)
+		return -1;
 	for (int i = 0; i < n; i++) {
 		r[i].g = i < s->n_groups ? s->groups[i] : s->other;
 		r[i].worst = -1;
@@ -633,26 +658,52 @@ static void print_groups(const struct summary *s, FILE *f)
 	}
 	qsort(r, n, sizeof(*r), cmp_ranked);
 	shown = s->top_n > 0 && s->top_n < n ? s->top_n : n;
+	g = calloc(shown, sizeof(*g));
+	if (!g) {
+		free(r);
+		return -1;
+	}
+	for (int i = 0; i < shown; i++) {
+		snprintf(g[i].label, sizeof(g[i].label), "%s", r[i].label);
+		g[i].other = r[i].g->other;
+		g[i].conns = r[i].g->conns;
+		for (int p = 0; p < SP_MAX; p++)
+			phist_stats(r[i].g->ph[p], &g[i].st[p]);
+	}
+	free(r);
+	*out = g;
+	return shown;
+}
+
+static void print_groups(const struct summary *s, FILE *f)
+{
+	struct sum_group *g;
+	int n, shown = summary_groups(s, &g, &n);
+
+	if (shown < 0) {
+		fprintf(f, "\nby %s: out of memory\n", by_name(s->by));
+		return;
+	}
+	if (!n)
+		return;
 	fprintf(f, "\nby %s: %d of %d groups, worst p99 first\n", by_name(s->by), shown, n);
 	print_header(f);
 	for (int i = 0; i < shown; i++) {
-		const struct group *g = r[i].g;
-
-		fprintf(f, "%s %s: %llu connections%s\n", by_name(s->by), r[i].label,
-			(unsigned long long)g->conns,
-			g->other ? " (keys beyond the group bound)" : "");
+		fprintf(f, "%s %s: %llu connections%s\n", by_name(s->by), g[i].label,
+			(unsigned long long)g[i].conns,
+			g[i].other ? " (keys beyond the group bound)" : "");
 		for (int p = 0; p < SP_MAX; p++) {
 			char name[24];
 
-			if (!g->ph[p])
+			if (!g[i].st[p].count)
 				continue;
 			snprintf(name, sizeof(name), "  %s", phase_names[p]);
-			print_row(f, name, g->ph[p]);
+			print_row(f, name, &g[i].st[p]);
 		}
 	}
 	if (shown < n)
 		fprintf(f, "(%d more groups not shown)\n", n - shown);
-	free(r);
+	free(g);
 }
 
 void summary_print(const struct summary *s, FILE *f, double interval_s)
@@ -673,13 +724,17 @@ void summary_print(const struct summary *s, FILE *f, double interval_s)
 	print_counts(f, "tw_end", tw_names, tw, TWE_IN_PROGRESS);
 	fputc('\n', f);
 	print_header(f);
-	for (int p = 0; p < SP_MAX; p++)
-		print_row(f, phase_names[p], &s->total[p]);
+	for (int p = 0; p < SP_MAX; p++) {
+		struct sum_stats st;
+
+		phist_stats(&s->total[p], &st);
+		print_row(f, phase_names[p], &st);
+	}
 	for (int p = 0; p < SP_MAX; p++) {
 		if (!s->total[p].count)
 			continue;
 		fprintf(f, "\n%s:\n", phase_names[p]);
-		print_log2(f, &s->total[p]);
+		print_log2(f, s, p);
 	}
 	if (s->by != BY_NONE)
 		print_groups(s, f);

@@ -13,6 +13,7 @@
 #ifndef __SUMMARY_H
 #define __SUMMARY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -83,6 +84,40 @@ struct sum_stats {
 	int64_t p50_ns, p90_ns, p99_ns, max_ns;
 };
 void summary_stats(const struct summary *s, enum sum_phase p, struct sum_stats *st);
+/* The counts summary_print shows first. */
+struct sum_counts {
+	uint64_t conns, partial;
+	uint64_t results[SR_MAX];
+	uint64_t tw_ends[TWE_IN_PROGRESS + 1]; /* by enum tw_end */
+};
+void summary_counts(const struct summary *s, struct sum_counts *c);
+
+/* The log2 histogram of phase p over all records: slot[k] counts [2^k, 2^(k+1)) us, slot 0 0-1 us. */
+#define SUM_LOG2_SLOTS 36
+void summary_log2(const struct summary *s, enum sum_phase p, uint64_t slot[SUM_LOG2_SLOTS]);
+
+/* A --by group as summary_print ranks and shows it. */
+struct sum_group {
+	char label[48]; /* address, port, comm, netns, or "other" */
+	bool other; /* the group of keys beyond SUMMARY_MAX_GROUPS */
+	uint64_t conns;
+	struct sum_stats st[SP_MAX]; /* count 0: no record timed that phase */
+};
+/*
+ * The groups shown (the top_n worst p99 first) into *out (malloc'ed, free
+ * it): returns how many, with *total the number of groups; -1 if out of memory.
+ */
+int summary_groups(const struct summary *s, struct sum_group **out, int *total);
+/* The --by key's name ("remote"...), "" without one. */
+const char *summary_by_name(const struct summary *s);
+
+/*
+ * The summary as one JSON object on one line (--json): the counts, each
+ * phase's figures in us with its log2 histogram, and the groups. wall_ns:
+ * when it was taken (wall clock).
+ */
+void summary_print_json(const struct summary *s, FILE *f, double interval_s, uint64_t wall_ns);
+
 /* Forget every record (keeps by and top_n): for one summary per interval. */
 void summary_reset(struct summary *s);
 void summary_free(struct summary *s);

@@ -159,17 +159,21 @@ int handle_event(void *ctx, void *data, size_t len)
 static void print_stuck(void *ctx, struct conn *c, int state, uint64_t age_ns)
 {
 	struct tracer *t = ctx;
-	char la[ADDRPORT_STRLEN], ra[ADDRPORT_STRLEN], pid[16];
-	FILE *f = t->opts.csv ? stderr : t->out.f;
+	struct stuck s = { .state = state,
+			   .age_ns = age_ns,
+			   .pid = c->pid,
+			   .comm = c->comm,
+			   .netns = c->netns,
+			   .family = c->family,
+			   .laddr = c->laddr,
+			   .raddr = c->raddr,
+			   .lport = c->lport,
+			   .rport = c->rport };
 
 	if (c->stuck_reported)
 		return;
 	c->stuck_reported = true;
-	format_addr_port(la, sizeof(la), c->family, c->laddr, c->lport);
-	format_addr_port(ra, sizeof(ra), c->family, c->raddr, c->rport);
-	snprintf(pid, sizeof(pid), "%u", c->pid);
-	fprintf(f, "STUCK %-10s for %.1f s: pid %s %s %s -> %s netns %u\n", state_name(state),
-		age_ns / 1e9, c->pid ? pid : "-", c->pid ? c->comm : "-", la, ra, c->netns);
+	stuck_print(&t->out, t->opts.csv ? stderr : t->out.f, &s, now_ns(CLOCK_MONOTONIC));
 }
 
 struct orphans {
@@ -222,18 +226,31 @@ static void list_stuck_at_start(struct tracer *t)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char la[ADDRPORT_STRLEN], ra[ADDRPORT_STRLEN], pid[16];
+		struct stuck st = { .state = s[i].state,
+				    .age_ns = -1,
+				    .pid = s[i].pid,
+				    .comm = s[i].comm,
+				    .family = s[i].family,
+				    .laddr = s[i].laddr,
+				    .raddr = s[i].raddr,
+				    .lport = s[i].lport,
+				    .rport = s[i].rport };
 
-		if (!tuple_filtered(&t->opts, s[i].family, s[i].lport, s[i].rport))
-			continue;
-		format_addr_port(la, sizeof(la), s[i].family, s[i].laddr, s[i].lport);
-		format_addr_port(ra, sizeof(ra), s[i].family, s[i].raddr, s[i].rport);
-		snprintf(pid, sizeof(pid), "%u", s[i].pid);
-		fprintf(f, "STUCK %-10s for ? s (open before tracing): pid %s %s %s -> %s\n",
-			state_name(s[i].state), s[i].pid ? pid : "-", s[i].pid ? s[i].comm : "-",
-			la, ra);
+		if (tuple_filtered(&t->opts, s[i].family, s[i].lport, s[i].rport))
+			stuck_print(&t->out, f, &st, now_ns(CLOCK_MONOTONIC));
 	}
 	free(s);
+}
+
+/* The summary as text or JSON; now: monotonic ns, interval_s 0 if not known. */
+static void print_summary(struct tracer *t, uint64_t now, double interval_s)
+{
+	if (t->opts.json)
+		/* without -i, the time since start differs a little in a replay: left out */
+		summary_print_json(t->summary, t->out.f, t->opts.interval_s > 0 ? interval_s : 0,
+				   now + t->out.wall_offset_ns);
+	else
+		summary_print(t->summary, t->out.f, interval_s);
 }
 
 /* -i: print the summary once its interval has passed (event time in a replay). */
@@ -242,7 +259,7 @@ static void interval_summary(struct tracer *t, uint64_t now)
 	if (!t->summary || t->opts.interval_s <= 0 ||
 	    now - t->last_summary < t->opts.interval_s * 1e9)
 		return;
-	summary_print(t->summary, t->out.f, (now - t->last_summary) / 1e9);
+	print_summary(t, now, (now - t->last_summary) / 1e9);
 	summary_reset(t->summary);
 	t->last_summary = now;
 }
@@ -269,8 +286,7 @@ static void finish(struct tracer *t, uint64_t now)
 	record_event(t, &end);
 	ct_flush(t->table, now);
 	if (t->summary)
-		summary_print(t->summary, t->out.f,
-			      t->last_summary ? (now - t->last_summary) / 1e9 : 0);
+		print_summary(t, now, t->last_summary ? (now - t->last_summary) / 1e9 : 0);
 }
 
 /* The live poll loop: returns 0, or the errno of a failed write. */
@@ -382,6 +398,7 @@ static int setup_outputs(struct tracer *t)
 
 	t->out.f = stdout;
 	t->out.csv = t->opts.csv;
+	t->out.json = t->opts.json;
 	t->out.wide = t->opts.wide;
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	if (t->opts.summary) {
@@ -414,7 +431,7 @@ static int setup_outputs(struct tracer *t)
 		events_sink.header(&t->out);
 	else if (!t->opts.summary)
 		lifecycle_sink.header(&t->out);
-	else if (!t->opts.replay_path)
+	else if (!t->opts.replay_path && !t->opts.json)
 		fprintf(t->out.f, "Tracing TCP connection phases... Hit Ctrl-C to end.\n");
 	return 0;
 }
