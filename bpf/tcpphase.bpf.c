@@ -47,9 +47,11 @@ const volatile __u16 rports[MAX_PORTS] = {};
 const volatile __u32 n_rports = 0;
 const volatile __u64 tw_timer_fn = 0;
 const volatile __u64 req_timer_fn = 0;
-/* Jiffies per second: the kernel config's (libbpf reads it), else 250. */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-const volatile __u32 hz_fallback = 250;
+/*
+ * Nanoseconds per jiffy, measured by user space with probe_clock after
+ * load (no kernel config file is needed, and none is read).
+ */
+__u64 jiffy_ns = 4000000;
 /* Wake the reader only once the ring buffer holds this many bytes. */
 const volatile __u64 wakeup_bytes = 0;
 /* Gather each socket's transitions in sock_slots (1 << slot_bits of them). */
@@ -561,9 +563,8 @@ static __always_inline bool in_process_ctx(int oldstate, int newstate)
 static __always_inline __u64 jiffies_to_ktime(__u64 now_ns, unsigned long expires)
 {
 	__s64 delta = (__s64)(expires - (unsigned long)bpf_jiffies64());
-	__u32 hz = CONFIG_HZ ? CONFIG_HZ : hz_fallback;
 
-	return now_ns + delta * (__s64)(NSEC_PER_SEC / hz);
+	return now_ns + delta * (__s64)jiffy_ns;
 }
 
 /*
@@ -1402,6 +1403,21 @@ int probe_tw(struct bpf_raw_tracepoint_args *ctx)
 	tw_probe_out.sport = BPF_CORE_READ(tw, __tw_common.skc_num);
 	tw_probe_out.dport = bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport));
 	tw_probe_out.expires_ns = jiffies_to_ktime(now, BPF_CORE_READ(tw, tw_timer.expires));
+	return 0;
+}
+
+/*
+ * Read jiffies and the monotonic clock together (run by user space through
+ * BPF_PROG_TEST_RUN, never attached): two such reads some time apart give
+ * the kernel's HZ without its config file.
+ */
+struct clock_probe clock_probe_out = {};
+
+SEC("raw_tp")
+int probe_clock(struct bpf_raw_tracepoint_args *ctx)
+{
+	clock_probe_out.jiffies = bpf_jiffies64();
+	clock_probe_out.ktime_ns = bpf_ktime_get_ns();
 	return 0;
 }
 

@@ -199,6 +199,12 @@ struct tw_probe {
 	__u8 pad[2];
 };
 
+/* probe_clock's output: jiffies and CLOCK_MONOTONIC read together. */
+struct clock_probe {
+	__u64 jiffies;
+	__u64 ktime_ns;
+};
+
 /* Loss counters, one slot each in the per-CPU 'counters' array. */
 enum counter_idx {
 	CNT_RB_DROPS, /* ring buffer reservation failed: event lost */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "hz.h"
 #include "ksyms.h"
 #include "tcpphase.skel.h"
 
@@ -53,6 +54,53 @@ int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns
 		return -ENOENT;
 	*substate = p->substate;
 	*expires_ns = p->expires_ns;
+	return 0;
+}
+
+/* One read of jiffies and CLOCK_MONOTONIC together, through probe_clock. */
+static int read_clock(struct tracer *t, struct clock_probe *c)
+{
+	__u64 args[1] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.probe_clock), &topts))
+		return -errno;
+	*c = t->skel->bss->clock_probe_out;
+	return 0;
+}
+
+/*
+ * Measure the kernel's HZ (jiffies against the monotonic clock, ~0.1 s) and
+ * hand the length of a jiffy to the programs, which turn timer expiries into
+ * times with it. The kernel config, which may not be readable (no
+ * /proc/config.gz, no /boot in a container), is never needed.
+ */
+static int measure_hz(struct tracer *t)
+{
+	struct clock_probe a, b;
+	unsigned int hz = 0;
+	int err;
+
+	for (int try = 1; try <= 3 && !hz; try++) {
+		err = read_clock(t, &a);
+		if (!err) {
+			usleep(try * 100000);
+			err = read_clock(t, &b);
+		}
+		if (err) {
+			die_msg("cannot measure the kernel's HZ (BPF_PROG_TEST_RUN: %s)",
+				strerror(-err));
+			return err;
+		}
+		hz = hz_from_jiffies(b.jiffies - a.jiffies, b.ktime_ns - a.ktime_ns);
+	}
+	if (!hz) {
+		die_msg("cannot measure the kernel's HZ: jiffies did not advance steadily");
+		return -EIO;
+	}
+	t->skel->data->jiffy_ns = (1000000000ULL + hz / 2) / hz;
+	if (t->opts.verbose)
+		fprintf(stderr, "tcpphase: kernel HZ=%u (measured)\n", hz);
 	return 0;
 }
 
@@ -183,6 +231,7 @@ static int configure(struct tracer *t)
 		return -1;
 	}
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
+	bpf_program__set_autoattach(s->progs.probe_clock, false);
 	/* -p follows passive sockets from the accept() that hands them over */
 	if (!o->accept && !o->pid) {
 		bpf_program__set_autoload(s->progs.exit_accept4, false);
@@ -266,6 +315,8 @@ int start_bpf(struct tracer *t)
 		die_msg("cannot load BPF programs: %s", load_hint(ret));
 		return -1;
 	}
+	if (measure_hz(t))
+		return -1;
 	ret = aggring_open(t);
 	if (ret) {
 		die_msg("cannot map the aggregation rings: %s", strerror(-ret));

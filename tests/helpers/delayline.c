@@ -11,7 +11,20 @@
  * per-direction counts (forwarded, dropped on a full queue, failed writes)
  * on stderr.
  *
+ * With -l LOG_FILE it also logs every packet it forwards, so that tests can
+ * compare what tcpphase reports with what happened on the wire, one line a
+ * packet, times in CLOCK_MONOTONIC ns (the clock of bpf_ktime_get_ns):
+ *
+ *   DIR READ WRITE_START WRITE_END PROTO SPORT DPORT FLAGS PAYLOAD_LEN
+ *
+ * DIR is "ab" (read from A's device, written to B's) or "ba"; READ is when
+ * the packet left its sender's stack, WRITE_START/WRITE_END bracket its
+ * delivery to the receiver's (a TUN write runs the receiving stack before
+ * it returns). PROTO is the IP protocol number; SPORT, DPORT, FLAGS (a
+ * subset of "FSRPA", or "-") and PAYLOAD_LEN are TCP's, 0 and "-" otherwise.
+ *
  * usage: delayline -a NS_A -b NS_B -d DELAY_MS [-n TUN_NAME] [-r READY_FILE]
+ *                  [-l LOG_FILE]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,7 +51,8 @@
 #define NSEC_PER_MSEC 1000000LL
 
 struct pkt {
-	long long release; /* CLOCK_MONOTONIC ns */
+	long long read; /* CLOCK_MONOTONIC ns */
+	long long release;
 	size_t len;
 	unsigned char *data;
 };
@@ -57,6 +71,7 @@ struct dir {
 };
 
 static volatile sig_atomic_t stop;
+static FILE *pkt_log; /* -l: one line per forwarded packet */
 
 static void die(const char *fmt, ...)
 {
@@ -153,23 +168,73 @@ static void rx(struct dir *d, long long delay, unsigned char *buf)
 			die("out of memory");
 		memcpy(p->data, buf, n);
 		p->len = n;
-		p->release = now_ns() + delay;
+		p->read = now_ns();
+		p->release = p->read + delay;
 		d->count++;
 	}
+}
+
+/*
+ * Log one forwarded IPv4 or IPv6 packet (see the top of the file). Only
+ * packets without IPv6 extension headers are parsed: the tests send none.
+ */
+static void log_pkt(const struct dir *d, const struct pkt *p, long long w0, long long w1)
+{
+	static const char names[] = "FSRPA";
+	static const unsigned char bits[] = { 0x01, 0x02, 0x04, 0x08, 0x10 };
+	const unsigned char *b = p->data, *tcp = NULL;
+	unsigned int proto = 0, sport = 0, dport = 0, plen = 0, ip_len = 0, hl;
+	char flags[8] = "-";
+	int n = 0;
+
+	if (p->len >= 20 && b[0] >> 4 == 4) {
+		proto = b[9];
+		hl = (b[0] & 15) * 4;
+		ip_len = b[2] << 8 | b[3];
+		if (proto == 6 && p->len >= hl + 20 && ip_len <= p->len) {
+			tcp = b + hl;
+			ip_len -= hl;
+		}
+	} else if (p->len >= 40 && b[0] >> 4 == 6) {
+		proto = b[6];
+		ip_len = b[4] << 8 | b[5];
+		if (proto == 6 && p->len >= 60 && ip_len + 40 <= p->len)
+			tcp = b + 40;
+	}
+	if (tcp && (unsigned int)(tcp[12] >> 4) * 4 <= ip_len) {
+		sport = tcp[0] << 8 | tcp[1];
+		dport = tcp[2] << 8 | tcp[3];
+		plen = ip_len - (tcp[12] >> 4) * 4;
+		for (int i = 0; i < 5; i++)
+			if (tcp[13] & bits[i])
+				flags[n++] = names[i];
+		flags[n ? n : 1] = '\0';
+	}
+	fprintf(pkt_log, "%s %lld %lld %lld %u %u %u %s %u\n", d->name[0] == 'a' ? "ab" : "ba",
+		p->read, w0, w1, proto, sport, dport, flags, plen);
+	fflush(pkt_log);
 }
 
 /* Send every packet whose release time has come. */
 static void tx(struct dir *d, long long now)
 {
+	long long w0, w1;
 	struct pkt *p;
+	ssize_t n;
 
 	while (d->count && d->q[d->head].release <= now) {
 		p = &d->q[d->head];
+		w0 = now_ns();
+		n = write(d->fd_out, p->data, p->len);
+		w1 = now_ns();
 		/* A tun that is down refuses packets (EIO): count, go on. */
-		if (write(d->fd_out, p->data, p->len) == (ssize_t)p->len)
+		if (n == (ssize_t)p->len) {
 			d->fwd++;
-		else
+			if (pkt_log)
+				log_pkt(d, p, w0, w1);
+		} else {
 			d->tx_err++;
+		}
 		free(p->data);
 		d->head = (d->head + 1) % QUEUE_LEN;
 		d->count--;
@@ -179,7 +244,7 @@ static void tx(struct dir *d, long long now)
 static void usage(void)
 {
 	fprintf(stderr, "usage: delayline -a NS_A -b NS_B -d DELAY_MS [-n TUN_NAME] "
-			"[-r READY_FILE]\n");
+			"[-r READY_FILE] [-l LOG_FILE]\n");
 	exit(1);
 }
 
@@ -197,7 +262,7 @@ int main(int argc, char **argv)
 	int opt, self, fd_a, fd_b, i;
 
 	delay = -1;
-	while ((opt = getopt(argc, argv, "a:b:d:n:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:b:d:l:n:r:")) != -1) {
 		switch (opt) {
 		case 'a':
 			ns_a = optarg;
@@ -210,6 +275,11 @@ int main(int argc, char **argv)
 			delay = strtoll(optarg, &end, 10);
 			if (errno || *end || end == optarg || delay < 0 || delay > 3600000)
 				die("bad delay: %s", optarg);
+			break;
+		case 'l':
+			pkt_log = fopen(optarg, "we");
+			if (!pkt_log)
+				die("open %s: %s", optarg, strerror(errno));
 			break;
 		case 'n':
 			tun = optarg;

@@ -43,6 +43,7 @@ class Tracer:
         self.ready_timeout = ready_timeout
         self.proc = None
         self.out = self.err = ""
+        self.stop_ms = self.stopped_ms = None
 
     def __enter__(self):
         # two tracers may run at once: a file pair each
@@ -72,7 +73,10 @@ class Tracer:
         raise AssertionError("tcpphase did not come up")
 
     def stop(self, sig=signal.SIGINT, timeout=30):
+        """Stop it; stop_ms is when the signal went, stopped_ms when it had
+        exited (CLOCK_MONOTONIC ms)."""
         if self.proc and self.proc.poll() is None:
+            self.stop_ms = time.monotonic_ns() / 1e6
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
@@ -80,6 +84,7 @@ class Tracer:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("tcpphase did not stop on signal")
+            self.stopped_ms = time.monotonic_ns() / 1e6
         self.out = open(self.outf.name).read()
         self.err = open(self.errf.name).read()
         return self.out, self.err

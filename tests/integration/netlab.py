@@ -5,6 +5,9 @@ that delays every packet by delay_ms each way (so an RTT is 2 * delay_ms):
 
     A tp0 10.231.0.1 / fd77::1  <-- delayline -->  B tp0 10.231.0.2 / fd77::2
 
+The delay line logs every packet it forwards with its read and write
+times (Lab.packets()): the ground truth that timing tests compare with.
+
 SingleNs: one namespace with only lo up, for loopback tests.
 
 Both are context managers; on exit they kill what they started (delayline
@@ -12,10 +15,12 @@ and every process from run()) and delete their namespaces, even on errors.
 Needs root.
 """
 
+import collections
 import itertools
 import os
 import selectors
 import subprocess
+import tempfile
 import time
 
 _seq = itertools.count()
@@ -36,6 +41,28 @@ def _stop(proc, timeout=5):
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.communicate()
+
+
+# One forwarded packet; times in ms of CLOCK_MONOTONIC (bpf_ktime_get_ns's
+# clock): read is when it left its sender, wr0..wr1 its delivery.
+Packet = collections.namedtuple("Packet", "dir read wr0 wr1 proto sport dport flags plen")
+
+
+def sockets(ns, port):
+    """The TCP sockets of ns on port (either end), as (state, local, peer)."""
+    res = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tanH",
+                          f"( sport = :{port} or dport = :{port} )"],
+                         capture_output=True, text=True, check=True)
+    return [tuple(line.split()[i] for i in (0, 3, 4)) for line in res.stdout.splitlines()]
+
+
+def wait_for(what, cond, timeout=20.0):
+    """Poll cond() until it is true; AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 class _Netns:
@@ -69,6 +96,11 @@ class _Netns:
         subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}={value}"],
                        check=True, capture_output=True, text=True)
 
+    def settle_ns(self, ns, port, keep=("TIME-WAIT", "LISTEN"), timeout=20.0):
+        """Wait until ns has no socket on port in a state other than keep."""
+        wait_for(f"the sockets on port {port} to settle",
+                 lambda: all(s[0] in keep for s in sockets(ns, port)), timeout)
+
     def close(self):
         for proc in self._procs:
             _stop(proc)
@@ -100,6 +132,9 @@ class SingleNs(_Netns):
     def _setup(self):
         self.ns = self._add_ns("tpS")
 
+    def settle(self, port, keep=("TIME-WAIT", "LISTEN"), timeout=20.0):
+        self.settle_ns(self.ns, port, keep, timeout)
+
 
 class Lab(_Netns):
     """Namespaces ns_a and ns_b linked by a delayline of delay_ms each way."""
@@ -116,6 +151,7 @@ class Lab(_Netns):
         self.ns_a = self.ns_b = None
         self.delayline = None
         self.delayline_log = ""     # delayline's stderr (its counters), after exit
+        self.packet_log = None
 
     def _setup(self):
         self.ns_a = self._add_ns("tpA")
@@ -130,8 +166,10 @@ class Lab(_Netns):
             _ip("-n", ns, "-6", "route", "add", f"{peer6}/128", "dev", self.tun)
 
     def _start_delayline(self):
+        fd, self.packet_log = tempfile.mkstemp(prefix="tcpphase-wire-", suffix=".log")
+        os.close(fd)
         argv = [self.delayline_bin, "-a", self.ns_a, "-b", self.ns_b,
-                "-d", str(self.delay_ms), "-n", self.tun]
+                "-d", str(self.delay_ms), "-n", self.tun, "-l", self.packet_log]
         self.delayline = subprocess.Popen(argv, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True)
         line = None
@@ -150,8 +188,30 @@ class Lab(_Netns):
                                   else f"exited with status {rc}")
             raise RuntimeError(f"delayline failed: {why}")
 
+    def packets(self):
+        """Every packet forwarded so far (also after close), in write order."""
+        pkts = []
+        with open(self.packet_log) as f:
+            for line in f:
+                d, rd, w0, w1, proto, sp, dp, flags, plen = line.split()
+                pkts.append(Packet(d, int(rd) / 1e6, int(w0) / 1e6, int(w1) / 1e6, int(proto),
+                                   int(sp), int(dp), flags, int(plen)))
+        return pkts
+
+    def settle(self, port, keep=("TIME-WAIT", "LISTEN"), timeout=20.0):
+        """Wait until neither namespace has a socket on port in another state."""
+        for ns in (self.ns_a, self.ns_b):
+            self.settle_ns(ns, port, keep, timeout)
+
     def close(self):
         if self.delayline is not None:
             _, self.delayline_log = _stop(self.delayline)
             self.delayline = None
         super().close()
+
+    def __del__(self):
+        if self.packet_log:
+            try:
+                os.unlink(self.packet_log)
+            except OSError:
+                pass

@@ -8,14 +8,20 @@ With --count N the peer makes (client) or accepts (server) N connections,
 reads to EOF and closes: a burst of short connections.
 
 After the exchange the peer ends the connection as --then says:
-    close     close (after --delay seconds, or at wall-clock --at)
+    close     close (after --delay seconds, or once the file --go exists)
     eof       read until the other side's FIN, wait --delay, close
     shutdown  shutdown(SHUT_WR), read until FIN, wait --delay, close
 --linger0 makes the close an RST. A server prints "ready" once listening; a
 client whose connect() fails prints "connect_errno=N". Both print "done".
+
+Each call that moves the connection is stamped, for tests to compare with
+what tcpphase reports: a line "@NAME T0 T1", CLOCK_MONOTONIC ns right before
+and right after the call (connect, accept, recv1 for the first byte, eof
+for the read that saw the peer's FIN, shutdown, close).
 """
 
 import argparse
+import os
 import socket
 import struct
 import sys
@@ -28,22 +34,36 @@ def say(msg):
     print(msg, flush=True)
 
 
+def stamped(name, fn, *args):
+    """fn(*args), printing "@name T0 T1" around it, even when it raises."""
+    t0 = time.monotonic_ns()
+    try:
+        return fn(*args)
+    finally:
+        say(f"@{name} {t0} {time.monotonic_ns()}")
+
+
+def read_to_eof(sock):
+    while sock.recv(4096):
+        pass
+
+
 def finish(sock, args):
     if args.then in ("eof", "shutdown"):
         if args.then == "shutdown":
-            sock.shutdown(socket.SHUT_WR)
+            stamped("shutdown", sock.shutdown, socket.SHUT_WR)
         try:
-            while sock.recv(4096):
-                pass
+            stamped("eof", read_to_eof, sock)
         except ConnectionResetError:
             say("reset")
-    if args.at:
-        time.sleep(max(0.0, args.at - time.time()))
+    if args.go:
+        while not os.path.exists(args.go):
+            time.sleep(0.001)
     elif args.delay:
         time.sleep(args.delay)
     if args.linger0:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
+    stamped("close", sock.close)
 
 
 def burst_server(ls, args):
@@ -83,7 +103,7 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--then", default="close", choices=["close", "eof", "shutdown"])
     p.add_argument("--delay", type=float, default=0.0)
-    p.add_argument("--at", type=float, default=0.0)
+    p.add_argument("--go", help="close once this file exists")
     p.add_argument("--linger0", action="store_true")
     p.add_argument("--bind-port", type=int, default=0)
     p.add_argument("--timeout", type=float, default=30.0)
@@ -109,8 +129,8 @@ def main():
         if args.accept_delay:
             time.sleep(args.accept_delay)
         ls.settimeout(args.timeout)
-        conn, _ = ls.accept()
-        conn.recv(1)
+        conn, _ = stamped("accept", ls.accept)
+        stamped("recv1", conn.recv, 1)
         finish(conn, args)
         time.sleep(args.hold)
         ls.close()
@@ -124,7 +144,7 @@ def main():
         s.settimeout(args.timeout)
         time.sleep(args.wait)
         try:
-            s.connect((args.host, args.port))
+            stamped("connect", s.connect, (args.host, args.port))
         except OSError as e:
             say(f"connect_errno={e.errno or 0}")
             say("done")
