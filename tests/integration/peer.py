@@ -108,7 +108,7 @@ def main():
     p.add_argument("--bind-port", type=int, default=0)
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--accept-delay", type=float, default=0.0)
-    p.add_argument("--wait", type=float, default=0.0, help="client: sleep before connect()")
+    p.add_argument("--wait", help="client: connect() once this file exists")
     p.add_argument("--hold", type=float, default=0.0, help="server: stay up after close")
     p.add_argument("--count", type=int, default=0, help="a burst of this many connections")
     p.add_argument("--conc", type=int, default=16, help="burst: connections at a time")
@@ -142,7 +142,8 @@ def main():
         if args.bind_port:
             s.bind(("", args.bind_port))
         s.settimeout(args.timeout)
-        time.sleep(args.wait)
+        while args.wait and not os.path.exists(args.wait):
+            time.sleep(0.001)
         try:
             stamped("connect", s.connect, (args.host, args.port))
         except OSError as e:
