@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# doc-check.sh - the manual page cannot drift from the program: man finds
-# nothing to warn about in doc/tcpphase.8, every option of `tcpphase --help`
-# (long and short) is in the page, and every option the page's OPTIONS
-# section lists is in --help. TCPPHASE names the binary (default ./tcpphase).
+# doc-check.sh - the manual page and the bash completion cannot drift from
+# the program: man finds nothing to warn about in doc/tcpphase.8, every
+# option of `tcpphase --help` (long and short) is in the page, every option
+# the page's OPTIONS section lists is in --help, and the completion offers
+# exactly the options of --help and completes --by keys and -r/-W files.
+# TCPPHASE names the binary (default ./tcpphase).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 bin=${TCPPHASE:-./tcpphase}
@@ -42,5 +44,26 @@ for o in $listed; do
 		rc=1
 	fi
 done
-[ $rc -eq 0 ] && echo "doc-check: $(wc -w <<<"$opts") options in the page, no man warnings"
+# the completion, run as bash runs it: COMP_WORDS/COMP_CWORD in, COMPREPLY out
+complete_words() {
+	bash -c 'source scripts/tcpphase.bash-completion
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tcpphase
+		printf "%s\n" "${COMPREPLY[@]}"' complete "$@" | sort | tr '\n' ' '
+}
+want=$(tr ' ' '\n' <<<"$opts" | grep . | sort | tr '\n' ' ')
+got=$(complete_words tcpphase "")
+if [ "$got" != "$want" ]; then
+	echo "completion offers: $got"
+	echo "--help has:        $want"
+	rc=1
+fi
+got=$(complete_words tcpphase --by "")
+[ "$got" = "comm lport netns remote rport " ] || { echo "--by completes to: $got"; rc=1; }
+got=$(complete_words tcpphase -i 5 --by = r)
+[ "$got" = "remote rport " ] || { echo "--by=r completes to: $got"; rc=1; }
+for o in -r -W; do
+	got=$(complete_words tcpphase "$o" doc/tcpphase.)
+	[ "$got" = "doc/tcpphase.8 " ] || { echo "$o doc/tcpphase. completes to: $got"; rc=1; }
+done
+[ $rc -eq 0 ] && echo "doc-check: $(wc -w <<<"$opts") options in the page and the completion"
 exit $rc
