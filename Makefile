@@ -46,7 +46,7 @@ endif
 
 BIN ?= tcpphase
 
-.PHONY: all clean test unit run setup format-check lint sanitize fuzz
+.PHONY: all clean test unit run setup format-check lint sanitize fuzz kernel-matrix
 all: $(BIN)
 
 setup:
@@ -98,9 +98,17 @@ test: setup $(BIN) $(UNIT_TESTS) $(HELPERS) sanitize
 run: setup tcpphase
 	./tcpphase $(ARGS)
 
+# tcpphase on Debian 12's kernels, each booted under qemu (scripts/kernel-matrix.sh)
+$(OUTPUT)/kmatrix-workload: tests/kernel/workload.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -static -O2 -Wall -Wextra $< -o $@
+
+kernel-matrix: setup $(BIN) $(OUTPUT)/kmatrix-workload
+	$(Q)./scripts/kernel-matrix.sh -w $(OUTPUT)/kmatrix-workload $(BIN) $(KERNELS)
+
 C_FILES = bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c \
-	tests/fuzz/*.c bench/*.c
-SH_FILES = scripts/*.sh tests/run.sh tests/fuzz/*.sh bench/*.sh .ci/run
+	tests/fuzz/*.c tests/kernel/*.c bench/*.c
+SH_FILES = scripts/*.sh tests/run.sh tests/fuzz/*.sh tests/kernel/init bench/*.sh .ci/run
 
 format-check:
 	$(Q)clang-format --dry-run -Werror $(wildcard $(C_FILES))

@@ -31,13 +31,13 @@
 # so tcpphase must start without one. tests/kernel/check.py then checks the
 # console output. One line per kernel, "ok RELEASE" or "FAIL RELEASE: why",
 # then a table; the status is non-zero if any kernel failed. The consoles
-# are kept in $KMATRIX_LOGS (default: a fresh directory under /tmp).
-# $KMATRIX_TIMEOUT bounds each guest (seconds, default 300).
+# are kept in $KMATRIX_LOGS (default /tmp/kmatrix-logs), one file per
+# release. $KMATRIX_TIMEOUT bounds each guest (seconds, default 240; a
+# guest takes ~30 s).
 set -eu
 
-cd "$(dirname "$0")/.."
 CACHE=${KMATRIX_CACHE:-/var/cache/tcpphase-kmatrix}
-TIMEOUT=${KMATRIX_TIMEOUT:-300}
+TIMEOUT=${KMATRIX_TIMEOUT:-240}
 DEFAULT_KERNELS=${KMATRIX_KERNELS:-6.1 6.1-rt 6.12}
 updated=0
 
@@ -128,6 +128,14 @@ run_guest() {
 		-append "console=ttyS0 panic=-1 quiet" </dev/null >"$3" 2>&1
 }
 
+# abspath FILE: FILE from the directory we were started in
+abspath() {
+	case $1 in
+	/*) echo "$1" ;;
+	*) echo "$PWD/$1" ;;
+	esac
+}
+
 case ${1:-} in
 --list)
 	for k in $DEFAULT_KERNELS; do echo "$k"; done
@@ -143,19 +151,21 @@ esac
 workload=
 if [ "${1:-}" = -w ]; then
 	[ $# -ge 2 ] || die "-w needs a file"
-	workload=$2
+	workload=$(abspath "$2")
 	shift 2
 fi
 [ $# -ge 1 ] || die "usage: kernel-matrix.sh [-w WORKLOAD] TCPPHASE [KERNEL...]"
-tcpphase=$1
+tcpphase=$(abspath "$1")
 shift
 [ -x "$tcpphase" ] || die "$tcpphase: not an executable"
+logs=${KMATRIX_LOGS:+$(abspath "$KMATRIX_LOGS")}
+cd "$(dirname "$0")/.."
 # shellcheck disable=SC2086 # a list of words
 [ $# -gt 0 ] || set -- $DEFAULT_KERNELS
 
 work=$(mktemp -d /tmp/kmatrix.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-logs=${KMATRIX_LOGS:-$(mktemp -d /tmp/kmatrix-logs.XXXXXX)}
+logs=${logs:-${TMPDIR:-/tmp}/kmatrix-logs}
 mkdir -p "$logs"
 if [ -z "$workload" ]; then
 	workload=$work/workload

@@ -101,5 +101,19 @@ else
 	fi
 fi
 
+# one test per kernel: tcpphase under qemu on Debian 12's own kernels
+echo "== kernel matrix (qemu)"
+for k in $(./scripts/kernel-matrix.sh --list); do
+	if rel=$(./scripts/kernel-matrix.sh --fetch "$k" 2>&1); then
+		check "kernel: $rel" ./scripts/kernel-matrix.sh "${TCPPHASE:-./tcpphase}" "$k"
+	elif [ "${CI:-}" = true ]; then
+		echo "  FAIL kernel: $k: cannot be fetched: $rel"
+		failed=$((failed + 1))
+	else
+		echo "  skipped kernel: $k (cannot be fetched: $rel)"
+		skipped=$((skipped + 1))
+	fi
+done
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
