@@ -282,19 +282,26 @@ static struct conn *conn_new(struct conntable *t, const struct event *e)
 	return c;
 }
 
-/* Name the task that owns the endpoint. */
-static void take_owner(struct conn *c, uint32_t pid, const char *comm)
+/* Name the task that owns the endpoint, unless a stronger source named one. */
+static void take_owner(struct conn *c, uint32_t pid, const char *comm, enum owner_src src)
 {
+	if (!pid || src < c->owner_src)
+		return;
 	c->pid = pid;
 	memcpy(c->comm, comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
+	c->owner_src = src;
 }
 
-/* The first task seen acting on the socket in a system call owns it. */
+/*
+ * The first task seen acting on the socket in a system call owns it: the
+ * connecting task, or for a passive socket the one that closes it (a
+ * forked worker, not the listener's owner that was assumed at the join).
+ */
 static void set_owner(struct conn *c, const struct event *e)
 {
-	if ((e->flags & EVF_PROC_CTX) && !c->pid)
-		take_owner(c, e->pid, e->comm);
+	if ((e->flags & EVF_PROC_CTX) && c->owner_src < OWNER_SYSCALL)
+		take_owner(c, e->pid, e->comm, OWNER_SYSCALL);
 }
 
 /*
@@ -344,8 +351,8 @@ static void join_request(struct conntable *t, struct conn *c, const struct event
 		c->syn_retrans = r->retrans;
 		if (r->syncookie)
 			c->hs_kind = HS_SYNCOOKIE;
-		if (l && l->pid)
-			take_owner(c, l->pid, l->comm);
+		if (l)
+			take_owner(c, l->pid, l->comm, OWNER_LISTENER);
 	} else if (e->ts_ns - t->t_first > SYNCOOKIE_AFTER_NS) {
 		c->hs_kind = HS_SYNCOOKIE;
 	} else {
@@ -632,7 +639,7 @@ static void on_accept(struct conntable *t, const struct event *e)
 
 	if (!c)
 		return;
-	take_owner(c, e->pid, e->comm);
+	take_owner(c, e->pid, e->comm, OWNER_ACCEPT);
 	if (c->t_established && c->ph[PH_ACCEPT_WAIT] < 0)
 		c->ph[PH_ACCEPT_WAIT] = dur(c->t_established, e->ts_ns);
 }
@@ -748,7 +755,7 @@ static void req_failed(struct conntable *t, struct req *r, uint64_t ts)
 	c.tw_end = TWE_NONE;
 	c.state = TS_CLOSE;
 	if (l)
-		take_owner(&c, l->pid, l->comm);
+		take_owner(&c, l->pid, l->comm, OWNER_LISTENER);
 	t->st.reqs_failed++;
 	emit(t, &c, REC_FINAL);
 }

@@ -64,12 +64,24 @@ enum rec_kind {
 	REC_FINAL, /* complete: nothing more will be learnt */
 };
 
+/*
+ * How the owner was learnt, weakest first: a stronger source replaces a
+ * weaker one, never the reverse.
+ */
+enum owner_src {
+	OWNER_NONE,
+	OWNER_LISTENER, /* passive: the listening socket's owner */
+	OWNER_SYSCALL, /* the first task seen acting on the socket in a system call */
+	OWNER_ACCEPT, /* passive, with --accept: the task that accept()ed it */
+};
+
 /* One TCP endpoint on this host. */
 struct conn {
 	uint64_t sk; /* full socket, 0 once closed */
 	uint64_t tw; /* TIME_WAIT sock that took over, 0 if none */
-	uint32_t pid; /* owner: connecting or accepting task, else listener's */
+	uint32_t pid; /* owner: connecting, accepting or closing task, else listener's */
 	char comm[TASK_COMM_LEN];
+	uint8_t owner_src; /* enum owner_src */
 	uint32_t netns;
 	uint8_t family;
 	uint8_t role; /* enum conn_role */

@@ -110,6 +110,8 @@ def main():
     p.add_argument("--accept-delay", type=float, default=0.0)
     p.add_argument("--wait", help="client: connect() once this file exists")
     p.add_argument("--hold", type=float, default=0.0, help="server: stay up after close")
+    p.add_argument("--fork", action="store_true",
+                   help="server: listen, then accept and serve in a forked child")
     p.add_argument("--count", type=int, default=0, help="a burst of this many connections")
     p.add_argument("--conc", type=int, default=16, help="burst: connections at a time")
     args = p.parse_args()
@@ -126,6 +128,14 @@ def main():
             ls.close()
             say("done")
             return 0
+        if args.fork:
+            child = os.fork()
+            if child:  # the parent only listens, a forked child serves
+                ls.close()
+                os.waitpid(child, 0)
+                say("done")
+                return 0
+            say(f"child={os.getpid()}")
         if args.accept_delay:
             time.sleep(args.accept_delay)
         ls.settimeout(args.timeout)

@@ -55,7 +55,7 @@ def exchange(port, cli_opts=(), srv_opts=(), ipv6=False, lab_setup=None,
         tr.stop()
         c, s = rows_of(tr, lab, port)
         wire = Wire(lab.packets(), port)
-    return SimpleNamespace(tr=tr, c=c, s=s, cpid=cli.pid, spid=srv.pid, cout=cout,
+    return SimpleNamespace(tr=tr, c=c, s=s, cpid=cli.pid, spid=srv.pid, cout=cout, sout=sout,
                            cst=stamps(cout), sst=stamps(sout), wire=wire)
 
 
@@ -298,6 +298,17 @@ def lifecycle_accept_wait():
     ack, acc = x.wire.handshake_ack(), x.sst["accept"]
     check("accept wait ms", ms(s, "accept_wait_us"), acc[0] - ack.wr1, acc[1] - ack.wr0)
     assert_eq("server closer", s["closer"], "local")
+
+
+@test("lifecycle: a forking server's passive rows name the child that closed them")
+def lifecycle_forked_owner():
+    for args in (("--csv",), ("--csv", "--accept")):
+        x = exchange(7210, ("--then", "eof"), ("--then", "close", "--fork"), tracer_args=args)
+        s = one(x.s, "server")
+        child = re.search(r"^child=(\d+)$", x.sout, re.M)
+        assert child, x.sout
+        assert child.group(1) != str(x.spid), "no fork"
+        assert_eq(f"server pid {args}", s["pid"], child.group(1))
 
 
 def same_record(k, a, r, exact, timed):

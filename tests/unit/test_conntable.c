@@ -366,6 +366,33 @@ static void test_passive_variants(void)
 		}
 		fx_fini();
 	}
+	/* a forking server: the parent listens, a child closes what it took */
+	if (SUBTEST("closer owns, not the listener") && fx_init(0)) {
+		listener_up(S0 - SEC(10));
+		passive_open(REQ1, CSK, S0, &SRV);
+		feed(ev_state(S0 + SEC(1), CSK, TS_ESTABLISHED, TS_CLOSE_WAIT, &SRV));
+		feed(proc(ev_state(S0 + SEC(2), CSK, TS_CLOSE_WAIT, TS_LAST_ACK, &SRV), 301,
+			  "child"));
+		feed(ev_close(S0 + SEC(2) + MS(30), CSK, TS_LAST_ACK, 0, 0, &SRV));
+		c = rec(0, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->pid, 301, "pid: the closing child");
+			ASSERT_STREQ(c->comm, "child", "comm: the closing child's");
+		}
+		fx_fini();
+	}
+	if (SUBTEST("acceptor owns, not the closer") && fx_init(0)) {
+		listener_up(S0 - SEC(10));
+		passive_open(REQ1, CSK, S0, &SRV);
+		feed(ev_accept(S0 + MS(50), CSK, 301, "child"));
+		feed(proc(ev_state(S0 + SEC(1), CSK, TS_ESTABLISHED, TS_FIN_WAIT1, &SRV), 302,
+			  "other"));
+		feed(ev_close(S0 + SEC(1) + MS(5), CSK, TS_FIN_WAIT1, 0, ECONNRESET, &SRV));
+		c = fx.n ? &fx.recs[fx.n - 1].c : NULL;
+		if (ASSERT_OK_PTR(c, "record"))
+			ASSERT_EQ(c->pid, 301, "pid: the acceptor");
+		fx_fini();
+	}
 	if (SUBTEST("synack retransmitted") && fx_init(0)) {
 		struct event e;
 
