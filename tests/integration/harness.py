@@ -38,8 +38,8 @@ def test(name, slow=False):
 class Tracer:
     """tcpphase running in the background; stop() returns (stdout, stderr)."""
 
-    def __init__(self, *args, ready_timeout=20):
-        self.args = [TCPPHASE, *args]
+    def __init__(self, *args, ready_timeout=20, prefix=()):
+        self.args = [*prefix, TCPPHASE, *args]
         self.ready_timeout = ready_timeout
         self.proc = None
         self.out = self.err = ""
@@ -98,6 +98,30 @@ class Tracer:
 
     def rows(self):
         return list(csv.DictReader(io.StringIO(self.out)))
+
+
+# Run a command where no kernel config file can be read: a private mount
+# namespace with an empty /boot and /proc/config.gz covered by /dev/null.
+NO_KCONFIG = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+              "mount -t tmpfs none /boot && "
+              "{ [ ! -e /proc/config.gz ] || mount --bind /dev/null /proc/config.gz; } && "
+              'exec "$@"', "sh")
+
+
+def kernel_hz():
+    """CONFIG_HZ from the kernel's config where it is readable, else None."""
+    import gzip
+    import platform
+    for path, opener in (("/proc/config.gz", gzip.open),
+                         (f"/boot/config-{platform.release()}", open)):
+        try:
+            with opener(path, "rt") as f:
+                for line in f:
+                    if line.startswith("CONFIG_HZ="):
+                        return int(line.split("=")[1])
+        except OSError:
+            pass
+    return None
 
 
 def netns_inode(ns):

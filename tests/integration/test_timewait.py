@@ -9,11 +9,12 @@ peer's FIN turns its FIN_WAIT2 into TIME_WAIT: that flip is read from the
 tw timer's expiry, known to a jiffy (TW_SLACK).
 """
 
-import subprocess
+import re
 import time
 from datetime import datetime
 
-from harness import Tracer, assert_between, assert_eq, ms, netns_inode, peer, test, wait_peer
+from harness import (NO_KCONFIG, Tracer, assert_between, assert_eq, kernel_hz, ms, netns_inode,
+                     peer, test, wait_peer)
 from netlab import SingleNs, sockets, wait_for
 from truth import JIFFY_MS, SLACK_MS, check, stamps
 
@@ -112,12 +113,28 @@ def timewait_killed():
 
 @test("timewait: orphaned FIN_WAIT2, peer closes 2 s later")
 def timewait_orphan_fin_wait2():
-    with SingleNs() as ns, Tracer("--csv", "-D", "7304") as tr:
-        cst, sst = close_first(ns, 7304, server_delay=2.0)
-        wait_for("the TIME_WAIT", lambda: time_waits(ns, 7304))
+    orphan_fin_wait2(7304)
+
+
+@test("timewait: no kernel config readable: HZ measured, orphan FIN_WAIT2 timed right")
+def timewait_no_kconfig():
+    """The flip to TIME_WAIT is read from jiffies: a wrong HZ would scale it."""
+    tr = orphan_fin_wait2(7307, "-v", prefix=NO_KCONFIG)
+    assert "Kconfig" not in tr.err, tr.err
+    hz = re.search(r"kernel HZ=(\d+) \(measured\)", tr.err)
+    assert hz, tr.err[-2000:]
+    want = kernel_hz()
+    if want:
+        assert_eq("measured HZ", int(hz.group(1)), want)
+
+
+def orphan_fin_wait2(port, *args, prefix=()):
+    with SingleNs() as ns, Tracer("--csv", "-D", str(port), *args, prefix=prefix) as tr:
+        cst, sst = close_first(ns, port, server_delay=2.0)
+        wait_for("the TIME_WAIT", lambda: time_waits(ns, port))
         time.sleep(0.3)
         tr.stop()
-        c = one(rows_in(tr, ns, rport=7304), "client")
+        c = one(rows_in(tr, ns, rport=port), "client")
     # FIN_WAIT1 + FIN_WAIT2: from the client's close() to the server's; the
     # flip to TIME_WAIT is read from the tw timer's expiry, known to a jiffy
     slack = TW_SLACK
@@ -130,6 +147,7 @@ def timewait_orphan_fin_wait2():
     # from the server's close() to tcpphase's exit
     check("time_wait ms", ms(c, "time_wait_us"), tr.stop_ms - sst["close"][1],
           tr.stopped_ms - sst["close"][0], slack)
+    return tr
 
 
 @test("timewait: none when tcp_max_tw_buckets is full")
