@@ -68,6 +68,11 @@ newest_package() {
 	apt-cache pkgnames linux-image- 2>/dev/null | grep -E "$1" | sort -V | tail -n 1
 }
 
+# deb_of PACKAGE: its cached .deb (a name that does not exist if none)
+deb_of() {
+	for f in "$CACHE"/debs/"$1"_*.deb; do echo "$f"; done | tail -n 1
+}
+
 # fetch KERNEL: make sure $CACHE/vmlinuz-RELEASE exists and print RELEASE
 fetch() {
 	re=$(package_re "$1") || die "unknown kernel '$1' (6.1, 6.1-rt, 6.12, 6.12-rt or a package name)"
@@ -90,15 +95,31 @@ fetch() {
 	if [ ! -s "$CACHE/vmlinuz-$rel" ]; then
 		mkdir -p "$CACHE/debs"
 		# apt-get downloads into the current directory; quietly as root
-		(cd "$CACHE/debs" && apt-get download -qq "$pkg" >/dev/null 2>&1) ||
-			{ echo "apt-get download $pkg failed" >&2; return 1; }
+		deb=$(deb_of "$pkg")
+		if [ ! -s "$deb" ]; then
+			(cd "$CACHE/debs" && apt-get download -qq "$pkg" >/dev/null 2>&1) ||
+				{ echo "apt-get download $pkg failed" >&2; return 1; }
+			deb=$(deb_of "$pkg")
+		fi
 		tmp=$(mktemp -d)
-		dpkg-deb -x "$CACHE"/debs/"${pkg}"_*.deb "$tmp"
+		dpkg-deb -x "$deb" "$tmp"
 		cp "$tmp/boot/vmlinuz-$rel" "$CACHE/vmlinuz-$rel.new"
 		mv "$CACHE/vmlinuz-$rel.new" "$CACHE/vmlinuz-$rel"
 		rm -rf "$tmp"
+		prune "$re" "$pkg"
 	fi
 	echo "$rel"
+}
+
+# prune RE PACKAGE: drop the cached older kernels of PACKAGE's series
+prune() {
+	for f in "$CACHE"/debs/*.deb; do
+		p=$(basename "$f")
+		p=${p%%_*}
+		if [ "$p" != "$2" ] && echo "$p" | grep -qE "$1"; then
+			rm -f "$f" "$CACHE/vmlinuz-$(release_of "$p")"
+		fi
+	done
 }
 
 # build_initramfs TCPPHASE WORKLOAD OUT: the guests' cpio (newc, gzip)
