@@ -55,7 +55,7 @@ setup:
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/tcpphase.bpf.o: bpf/tcpphase.bpf.c bpf/tcpphase.h $(VMLINUX) | $(OUTPUT)
+$(OUTPUT)/tcpphase.bpf.o: bpf/tcpphase.bpf.c $(wildcard bpf/*.bpf.h) bpf/tcpphase.h $(VMLINUX) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf -Ivmlinux/$(ARCH) \
 		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
@@ -105,6 +105,37 @@ $(OUTPUT)/kmatrix-workload: tests/kernel/workload.c | $(OUTPUT)
 
 kernel-matrix: setup $(BIN) $(OUTPUT)/kmatrix-workload
 	$(Q)./scripts/kernel-matrix.sh -w $(OUTPUT)/kmatrix-workload $(BIN) $(KERNELS)
+
+# `make install` (PREFIX, DESTDIR), `make uninstall`; `make deb` builds
+# $(DEBDIR)/tcpphase_$(VERSION)_ARCH.deb (prefix /usr) with scripts/mkdeb.sh
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MAN8DIR ?= $(PREFIX)/share/man/man8
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+UNIT := $(wildcard scripts/tcpphase.service)
+DEBDIR ?= .
+
+install: $(BIN)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/tcpphase
+	$(Q)install -D -m 0644 doc/tcpphase.8 $(DESTDIR)$(MAN8DIR)/tcpphase.8
+	$(Q)install -D -m 0644 scripts/tcpphase.bash-completion $(DESTDIR)$(COMPLETIONDIR)/tcpphase
+ifneq ($(UNIT),)
+	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|/usr/sbin/tcpphase|$(SBINDIR)/tcpphase|g' $(UNIT) >$(DESTDIR)$(UNITDIR)/tcpphase.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/tcpphase.service
+endif
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/tcpphase $(DESTDIR)$(MAN8DIR)/tcpphase.8 \
+		$(DESTDIR)$(COMPLETIONDIR)/tcpphase $(DESTDIR)$(UNITDIR)/tcpphase.service
+
+deb: $(BIN)
+	$(Q)rm -rf $(OUTPUT)/deb
+	$(Q)$(MAKE) install DESTDIR=$(OUTPUT)/deb PREFIX=/usr UNITDIR=/lib/systemd/system
+	$(Q)./scripts/mkdeb.sh $(OUTPUT)/deb $(VERSION) $(DEBDIR)
 
 C_FILES = bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c \
 	tests/fuzz/*.c tests/kernel/*.c bench/*.c
