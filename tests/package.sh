@@ -6,7 +6,8 @@
 # builds a package with its Depends from dpkg-shlibdeps that installs on
 # this host with dpkg -i (tcpphase -V and man -w tcpphase work, the man
 # page renders without warnings) and that dpkg -r removes leaving nothing.
-# Needs root for dpkg. Make variables (OUTPUT=, BIN=) pass through as
+# The dpkg part needs root (skipped without, failed under CI=true); it
+# refuses to touch an installed tcpphase. Make variables (OUTPUT=, BIN=) pass through as
 # arguments.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -37,7 +38,12 @@ make -s "$@" uninstall DESTDIR="$tmp/root" PREFIX=/usr/local >/dev/null || fail 
 left=$(find "$tmp/root" -type f)
 [ -z "$left" ] || fail "make uninstall left $left"
 
-# the package
+# the package, on this host: root only
+if [ "$(id -u)" != 0 ]; then
+	[ "${CI:-}" = true ] && fail "the dpkg checks need root"
+	echo "package: make install/uninstall ok; dpkg checks skipped (not root)"
+	exit 0
+fi
 if dpkg-query -W tcpphase >/dev/null 2>&1 &&
 	[ "$(dpkg-query -W -f='${db:Status-Status}' tcpphase)" != not-installed ]; then
 	fail "a tcpphase package is installed already: not touching it"

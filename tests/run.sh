@@ -78,6 +78,10 @@ check "sanitize: unit tests under ASan+UBSan" sanitized_units
 check "sanitize: replay of the seed recordings under ASan+UBSan" sanitized_replay
 check "fuzz: replay reader + connection table, ${FUZZ_SECS:-30} s" \
 	./tests/fuzz/build.sh --run "${FUZZ_SECS:-30}"
+check "doc: man page without warnings, its options and the completion's as in --help" \
+	./tests/doc-check.sh
+check "package: make install/uninstall; make deb, dpkg -i, tcpphase -V, man -w, dpkg -r" \
+	./tests/package.sh
 
 echo "== integration tests (real BPF)"
 if [ "$(id -u)" != 0 ]; then
