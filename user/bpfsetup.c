@@ -114,16 +114,27 @@ static const char *load_hint(int err)
 	return strerror(-err);
 }
 
-static bool tracefs_ready(void)
+/*
+ * Is tracefs there for the syscall tracepoints? Mount it when we can; else
+ * say why not (not mounted, or mounted but not readable by us).
+ */
+static bool tracefs_ready(const char **why)
 {
 	struct stat st;
+	int err;
 
-	if (!stat("/sys/kernel/tracing/events", &st) ||
-	    !stat("/sys/kernel/debug/tracing/events", &st))
+	if (!stat("/sys/kernel/tracing/events", &st))
 		return true;
-	/* mount it when we can: the accept() tracepoints need it */
+	err = errno;
+	if (!stat("/sys/kernel/debug/tracing/events", &st))
+		return true;
+	if (err == EACCES || errno == EACCES) {
+		*why = "tracefs not readable (root or CAP_DAC_READ_SEARCH is needed)";
+		return false;
+	}
 	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
 		return true;
+	*why = "tracefs not mounted (mount -t tracefs nodev /sys/kernel/tracing)";
 	return false;
 }
 
@@ -158,7 +169,7 @@ static int probe_features(struct tracer *t)
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	const char *missing = NULL;
 	uint64_t addrs[2];
-	int ret = 0;
+	int ret = 0, found;
 
 	if (!kernel_has_tracepoint(vmlinux, "inet_sock_set_state")) {
 		die_msg("this kernel has no sock:inet_sock_set_state tracepoint (Linux 4.16+ "
@@ -180,9 +191,13 @@ static int probe_features(struct tracer *t)
 		disable_timers(s);
 		goto out;
 	}
-	if (ksyms_lookup(fns, addrs, 2) != 2) {
-		die_msg("warning: tw_timer_handler/reqsk_timer_handler not in /proc/kallsyms: "
-			"TIME_WAIT and passive handshakes are not timed");
+	found = ksyms_lookup(fns, addrs, 2);
+	if (found != 2) {
+		die_msg("warning: tw_timer_handler/reqsk_timer_handler %s: "
+			"TIME_WAIT and passive handshakes are not timed",
+			found == -EPERM ? "addresses hidden in /proc/kallsyms (CAP_SYSLOG is "
+					  "needed, or kernel.kptr_restrict=0)" :
+					  "not in /proc/kallsyms");
 		disable_timers(s);
 		goto out;
 	}
@@ -249,6 +264,7 @@ static int attach(struct tracer *t)
 	struct bpf_program *prog;
 	struct bpf_link *link;
 	bool accept_warned = false;
+	const char *why = NULL;
 
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		const char *name = bpf_program__name(prog);
@@ -256,11 +272,11 @@ static int attach(struct tracer *t)
 
 		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog))
 			continue;
-		if (optional && !tracefs_ready()) {
+		if (optional && !tracefs_ready(&why)) {
 			if (!accept_warned)
-				die_msg("warning: tracefs not mounted (mount -t tracefs nodev "
-					"/sys/kernel/tracing): accept() not traced, a passive "
-					"socket's owner is the task that closes it");
+				die_msg("warning: %s: accept() not traced, a passive "
+					"socket's owner is the task that closes it",
+					why);
 			accept_warned = true;
 			continue;
 		}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ int ksyms_lookup(const char *const *names, uint64_t *addrs, int n)
 	FILE *f = fopen("/proc/kallsyms", "re");
 	char line[512];
 	int found = 0;
+	bool hidden = false;
 
 	if (!f)
 		return -errno;
@@ -30,9 +32,11 @@ int ksyms_lookup(const char *const *names, uint64_t *addrs, int n)
 			if (!addrs[i] && !strcmp(name, names[i])) {
 				addrs[i] = addr;
 				found += addr != 0;
+				hidden |= addr == 0;
 			}
 		}
 	}
 	fclose(f);
-	return found;
+	/* listed with address 0: kptr_restrict hides them from us */
+	return found < n && hidden ? -EPERM : found;
 }

@@ -7,7 +7,8 @@
 
 /*
  * Look up n names at once; addrs[i] is 0 where a name is missing (or
- * hidden by kptr_restrict). Returns the number found, -errno on I/O error.
+ * hidden by kptr_restrict). Returns the number found, -EPERM when some are
+ * listed but hidden (kernel.kptr_restrict, no CAP_SYSLOG), -errno on I/O error.
  */
 int ksyms_lookup(const char *const *names, uint64_t *addrs, int n);
 
