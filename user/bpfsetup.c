@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 
 #include "hz.h"
+#include "kfeatures.h"
 #include "ksyms.h"
 #include "tcpphase.skel.h"
 
@@ -312,6 +313,11 @@ int start_bpf(struct tracer *t)
 
 	if (!privileged()) {
 		die_msg("%s", load_hint(-EPERM));
+		return -1;
+	}
+	/* a kernel too old for us gets one line naming what it lacks */
+	if (kfeatures_check(err, sizeof(err))) {
+		die_msg("%s", err);
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
