@@ -73,42 +73,48 @@ deb_of() {
 	for f in "$CACHE"/debs/"$1"_*.deb; do echo "$f"; done | tail -n 1
 }
 
+# apt_update: `apt-get update`, once, as root only
+apt_update() {
+	[ $updated = 0 ] && [ "$(id -u)" = 0 ] || return 1
+	updated=1
+	apt-get update -qq >/dev/null 2>&1 || true
+}
+
+# have PACKAGE: its vmlinuz or .deb is cached, or apt-get downloads the .deb
+have() {
+	[ -s "$CACHE/vmlinuz-$(release_of "$1")" ] || [ -s "$(deb_of "$1")" ] && return 0
+	mkdir -p "$CACHE/debs"
+	# apt-get downloads into the current directory
+	(cd "$CACHE/debs" && apt-get download -qq "$1" >/dev/null 2>&1)
+}
+
 # fetch KERNEL: make sure $CACHE/vmlinuz-RELEASE exists and print RELEASE
 fetch() {
 	re=$(package_re "$1") || die "unknown kernel '$1' (6.1, 6.1-rt, 6.12, 6.12-rt or a package name)"
 	pkg=$(newest_package "$re")
-	if [ -z "$pkg" ] && [ $updated = 0 ] && [ "$(id -u)" = 0 ]; then
-		updated=1
-		apt-get update -qq >/dev/null 2>&1 || true
-		pkg=$(newest_package "$re")
+	if [ -z "$pkg" ] || ! have "$pkg"; then
+		# apt knows no such package, or the archive no longer has it
+		apt_update && pkg=$(newest_package "$re")
 	fi
-	if [ -z "$pkg" ]; then
-		# no archive: the newest kernel of the series already cached
-		rel_re=$(echo "$re" | sed -e 's/\^linux-image-/^vmlinuz-/' -e 's/-unsigned\$$/$/')
-		cached=$(find "$CACHE" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null |
-			grep -E "$rel_re" | sort -V | tail -n 1)
-		[ -n "$cached" ] || { echo "no package for $1 and none cached" >&2; return 1; }
-		echo "${cached#vmlinuz-}"
+	if [ -n "$pkg" ] && have "$pkg"; then
+		rel=$(release_of "$pkg")
+		if [ ! -s "$CACHE/vmlinuz-$rel" ]; then
+			tmp=$(mktemp -d)
+			dpkg-deb -x "$(deb_of "$pkg")" "$tmp"
+			cp "$tmp/boot/vmlinuz-$rel" "$CACHE/vmlinuz-$rel.new"
+			mv "$CACHE/vmlinuz-$rel.new" "$CACHE/vmlinuz-$rel"
+			rm -rf "$tmp"
+			prune "$re" "$pkg"
+		fi
+		echo "$rel"
 		return 0
 	fi
-	rel=$(release_of "$pkg")
-	if [ ! -s "$CACHE/vmlinuz-$rel" ]; then
-		mkdir -p "$CACHE/debs"
-		# apt-get downloads into the current directory; quietly as root
-		deb=$(deb_of "$pkg")
-		if [ ! -s "$deb" ]; then
-			(cd "$CACHE/debs" && apt-get download -qq "$pkg" >/dev/null 2>&1) ||
-				{ echo "apt-get download $pkg failed" >&2; return 1; }
-			deb=$(deb_of "$pkg")
-		fi
-		tmp=$(mktemp -d)
-		dpkg-deb -x "$deb" "$tmp"
-		cp "$tmp/boot/vmlinuz-$rel" "$CACHE/vmlinuz-$rel.new"
-		mv "$CACHE/vmlinuz-$rel.new" "$CACHE/vmlinuz-$rel"
-		rm -rf "$tmp"
-		prune "$re" "$pkg"
-	fi
-	echo "$rel"
+	# no archive: the newest kernel of the series already cached
+	rel_re=$(echo "$re" | sed -e 's/\^linux-image-/^vmlinuz-/' -e 's/-unsigned\$$/$/')
+	cached=$(find "$CACHE" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' 2>/dev/null |
+		grep -E "$rel_re" | sort -V | tail -n 1)
+	[ -n "$cached" ] || { echo "no package for $1 in reach and none cached" >&2; return 1; }
+	echo "${cached#vmlinuz-}"
 }
 
 # prune RE PACKAGE: drop the cached older kernels of PACKAGE's series
