@@ -24,6 +24,7 @@ BAD = [
     (["-x"], "unknown option '-x'"),
     (["-4", "-6"], "exclusive"),
     (["-e", "--summary"], "exclusive"),
+    (["--csv", "--json"], "exclusive"),
     (["stray"], "unexpected argument 'stray'"),
     (["-L"], "lacks its value"),
 ]
