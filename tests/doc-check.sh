@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # doc-check.sh - the manual page and the bash completion cannot drift from
-# the program: man finds nothing to warn about in doc/tcpphase.8, every
-# option of `tcpphase --help` (long and short) is in the page, every option
-# the page's OPTIONS section lists is in --help, and the completion offers
-# exactly the options of --help and completes --by keys and -r/-W files.
+# the program: man finds nothing to warn about in doc/tcpphase.8, its .TH
+# names the version of `tcpphase -V`, every option of `tcpphase --help`
+# (long and short) is in the page, every option the page's OPTIONS section
+# lists is in --help, and the completion offers exactly the options of
+# --help and completes --by keys and -r/-W files.
 # TCPPHASE names the binary (default ./tcpphase).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -21,6 +22,12 @@ if [ -n "$warn" ]; then
 fi
 
 help=$("$bin" --help) || { echo "$bin --help failed"; exit 1; }
+# .TH names the version the program prints
+version=$("$bin" -V)
+if ! grep -q "^\.TH TCPPHASE 8 \"[^\"]*\" \"$version\"" "$page"; then
+	echo "$page: .TH does not name \"$version\""
+	rc=1
+fi
 # the page's source as text: \- is -, font changes dropped
 text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' "$page")
 
