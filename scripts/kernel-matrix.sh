@@ -17,7 +17,8 @@
 # tests/kernel/workload.c; without -w it is built here with gcc -static.
 #
 # The packages come from the apt archive (`apt-get download`, after an
-# `apt-get update` when apt knows none); the .debs and the extracted
+# `apt-get update` when apt knows none, or the archive no longer has the
+# one apt knows); the .debs and the extracted
 # vmlinuz are kept in $KMATRIX_CACHE (default /var/cache/tcpphase-kmatrix),
 # so a re-run fetches nothing. Without the archive, the newest cached
 # kernel of a series is used.
