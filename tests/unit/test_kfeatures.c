@@ -244,7 +244,7 @@ static void *vmlinux_like(struct blob *b, uint32_t cookie_type)
 
 static void test_btf(void)
 {
-	struct kf_btf k;
+	struct kf_btf k = { 0 };
 	struct blob b;
 	void *data;
 	int net;
