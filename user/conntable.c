@@ -217,10 +217,53 @@ static int phase_of_state(int state)
 	}
 }
 
+/*
+ * Hand the aggregates the parts of c that are known for good and were not
+ * handed out yet: the phases that have ended, the result once the handshake
+ * is over, the TIME_WAIT's end once it is known; with final (the record is
+ * complete), all that is left.
+ */
+static void hand_out(struct conntable *t, struct conn *c, bool final)
+{
+	unsigned int parts = 0;
+
+	if (c->role == ROLE_LISTENER)
+		return;
+	for (int p = 0; p < PH_MAX; p++)
+		if (c->ph[p] >= 0)
+			parts |= CT_PART(p);
+	if (final || c->result != RES_NONE)
+		parts |= CT_PART(CT_PART_RESULT);
+	if (final || (c->tw_end != TWE_NONE_YET && c->tw_end != TWE_IN_PROGRESS))
+		parts |= CT_PART(CT_PART_TW_END);
+	if (final)
+		parts |= CT_PART(CT_PART_RECORD);
+	parts &= ~c->handed;
+	if (!parts)
+		return;
+	c->handed |= parts;
+	if (t->cfg.on_parts)
+		t->cfg.on_parts(t->cfg.ctx, c, parts);
+}
+
+/*
+ * Tracing stops with c's phase under way: hand out what ended before, and
+ * keep the phase cut short out of the aggregates (its time is only a lower
+ * bound); the record still shows it.
+ */
+static void cut_short(struct conntable *t, struct conn *c, int ph, int64_t so_far)
+{
+	hand_out(t, c, false);
+	phase_add(c, ph, so_far);
+	if (ph >= 0)
+		c->handed |= CT_PART(ph);
+}
+
 static void emit(struct conntable *t, struct conn *c, enum rec_kind kind)
 {
 	if (c->role == ROLE_LISTENER)
 		return;
+	hand_out(t, c, kind == REC_FINAL);
 	if (kind == REC_FINAL) {
 		t->st.records++;
 		if (c->partial)
@@ -545,8 +588,7 @@ static void sock_lost(struct conntable *t, struct conn *c, uint64_t ts)
 	c->partial = true;
 	c->t_end = ts;
 	c->tw_end = TWE_NONE;
-	if (c->closing_seen)
-		emit(t, c, REC_FINAL); /* listeners are never emitted */
+	emit(t, c, REC_FINAL); /* listeners are never emitted */
 	conn_release(t, c);
 }
 
@@ -631,6 +673,7 @@ static void on_state(struct conntable *t, const struct event *e)
 		phase_add(c, phase_of_state(old), elapsed);
 	c->state = new;
 	c->t_state = e->ts_ns;
+	hand_out(t, c, false);
 }
 
 static void on_accept(struct conntable *t, const struct event *e)
@@ -642,6 +685,7 @@ static void on_accept(struct conntable *t, const struct event *e)
 	take_owner(c, e->pid, e->comm, OWNER_ACCEPT);
 	if (c->t_established && c->ph[PH_ACCEPT_WAIT] < 0)
 		c->ph[PH_ACCEPT_WAIT] = dur(c->t_established, e->ts_ns);
+	hand_out(t, c, false);
 }
 
 static void conn_pending_add(struct conntable *t, struct conn *c)
@@ -704,6 +748,7 @@ static void on_tw(struct conntable *t, const struct event *e)
 		pending_remove(t, c);
 		c->pend_expires = 0;
 		tw_flip(c, e->newstate, e->ts_ns);
+		hand_out(t, c, false);
 		break;
 	case EV_TW_EXPIRE:
 		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
@@ -712,6 +757,7 @@ static void on_tw(struct conntable *t, const struct event *e)
 	case EV_TW_PROBE:
 		/* the FIN may have come with a re-arm that fired no timer event */
 		tw_flip(c, e->newstate, e->aux - TCP_TIMEWAIT_LEN_NS);
+		hand_out(t, c, false);
 		break;
 	case EV_TW_CANCEL:
 		/*
@@ -918,7 +964,9 @@ static void flush_tw(uint64_t key, void *val, void *arg)
 	struct flush_ctx *f = arg;
 	struct conn *c = val;
 
+	hand_out(f->t, c, false);
 	tw_phase_end(c, f->now);
+	c->handed |= CT_PART(c->tw_substate == TS_FIN_WAIT2 ? PH_FIN_WAIT2 : PH_TIME_WAIT);
 	c->tw_end = TWE_IN_PROGRESS;
 	c->t_end = f->now;
 	emit(f->t, c, REC_FINAL);
@@ -929,10 +977,10 @@ static void flush_sock(uint64_t key, void *val, void *arg)
 	struct flush_ctx *f = arg;
 	struct conn *c = val;
 
-	if (!c->closing_seen || c->role == ROLE_LISTENER)
+	if (c->role == ROLE_LISTENER)
 		return;
 	/* cut short: the phase under way gets its time so far */
-	phase_add(c, phase_of_state(c->state), dur(c->t_state, f->now));
+	cut_short(f->t, c, phase_of_state(c->state), dur(c->t_state, f->now));
 	c->partial = true;
 	c->t_end = f->now;
 	c->tw_end = TWE_IN_PROGRESS;

@@ -58,6 +58,20 @@ enum phase {
 	PH_MAX,
 };
 
+/*
+ * The parts of an endpoint that the aggregates (summary, metrics) count,
+ * each handed out once (ct_config.on_parts) as soon as it is known for
+ * good: one bit per enum phase, then these. So the figures move when the
+ * thing happens (a handshake when it completes), not when the endpoint's
+ * record is complete (after its TIME_WAIT).
+ */
+enum ct_part {
+	CT_PART_RESULT = PH_MAX, /* the handshake's result */
+	CT_PART_TW_END, /* how its TIME_WAIT ended (or that there was none) */
+	CT_PART_RECORD, /* the record itself: it is complete */
+};
+#define CT_PART(p) (1U << (p))
+
 /* Why a record is handed to the sinks. */
 enum rec_kind {
 	REC_CLOSED, /* the full socket closed; TIME_WAIT still to come */
@@ -82,6 +96,7 @@ struct conn {
 	uint32_t pid; /* owner: connecting, accepting or closing task, else listener's */
 	char comm[TASK_COMM_LEN];
 	uint8_t owner_src; /* enum owner_src */
+	uint16_t handed; /* CT_PART() bits handed out to on_parts */
 	uint32_t netns;
 	uint8_t family;
 	uint8_t role; /* enum conn_role */
@@ -119,6 +134,8 @@ struct conn {
 };
 
 typedef void (*record_fn)(void *ctx, const struct conn *c, enum rec_kind kind);
+/* Called with the parts of c (CT_PART() bits) that became known for good. */
+typedef void (*parts_fn)(void *ctx, const struct conn *c, unsigned int parts);
 /* Called for every state change (the --events stream), with the socket's record. */
 typedef void (*transition_fn)(void *ctx, const struct event *e, const struct conn *c,
 			      int64_t elapsed_ns);
@@ -127,6 +144,7 @@ struct ct_config {
 	uint32_t max_conns; /* bound on tracked endpoints (and requests) */
 	uint64_t grace_ns; /* how long a timer cancel waits for its re-arm */
 	record_fn on_record;
+	parts_fn on_parts;
 	transition_fn on_transition;
 	void *ctx;
 };

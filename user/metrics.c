@@ -114,12 +114,17 @@ static int bucket_of(uint64_t ns)
 
 void metrics_add(struct metrics *m, const struct conn *c)
 {
+	metrics_add_parts(m, c, ~0U);
+}
+
+void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int parts)
+{
 	int64_t ns[SP_MAX];
 	int bkt[SP_MAX], lp, role, res, te;
 
 	/* everything but the increments is worked out before taking the lock */
 	for (int p = 0; p < SP_MAX; p++) {
-		ns[p] = summary_phase_ns(c, p);
+		ns[p] = summary_part_ns(c, p, parts);
 		bkt[p] = ns[p] >= 0 ? bucket_of(ns[p]) : 0;
 	}
 	lp = lport_index(m, c->lport);
@@ -144,8 +149,10 @@ void metrics_add(struct metrics *m, const struct conn *c)
 			h->sum_s++;
 		}
 	}
-	m->st.conns[lp][role][res]++;
-	m->st.tw_end[lp][te - TWE_EXPIRED]++;
+	if (parts & CT_PART(CT_PART_RESULT))
+		m->st.conns[lp][role][res]++;
+	if (parts & CT_PART(CT_PART_TW_END))
+		m->st.tw_end[lp][te - TWE_EXPIRED]++;
 	pthread_mutex_unlock(&m->lock);
 }
 

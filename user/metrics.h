@@ -46,6 +46,8 @@ uint16_t metrics_port(const struct metrics *m);
  * mutex held only to bump counters, never while formatting or sending.
  */
 void metrics_add(struct metrics *m, const struct conn *c);
+/* Count the parts of c as they become known (see summary_add_parts). */
+void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int parts);
 /* Replace the caller-owned counters with *x. */
 void metrics_set_extra(struct metrics *m, const struct metrics_extra *x);
 /* Stop serving (closing open connections) and free m; NULL is fine. */

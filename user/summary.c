@@ -367,11 +367,31 @@ static void group_free(struct group *g)
 	free(g);
 }
 
-static void group_add(struct group *g, const struct conn *c)
+/* The part of a record (enum phase bit) that summary phase p times. */
+static unsigned int part_of(enum sum_phase p)
 {
-	g->conns++;
+	switch (p) {
+	case SP_HS_ACTIVE:
+	case SP_HS_PASSIVE:
+		return CT_PART(PH_HANDSHAKE);
+	case SP_ACCEPT_WAIT:
+		return CT_PART(PH_ACCEPT_WAIT);
+	default:
+		return CT_PART(PH_FIN_WAIT1 + (p - SP_FIN_WAIT1));
+	}
+}
+
+int64_t summary_part_ns(const struct conn *c, enum sum_phase p, unsigned int parts)
+{
+	return parts & part_of(p) ? summary_phase_ns(c, p) : -1;
+}
+
+static void group_add(struct group *g, const struct conn *c, unsigned int parts)
+{
+	if (parts & CT_PART(CT_PART_RECORD))
+		g->conns++;
 	for (int p = 0; p < SP_MAX; p++) {
-		int64_t ns = summary_phase_ns(c, p);
+		int64_t ns = summary_part_ns(c, p, parts);
 
 		if (ns < 0)
 			continue;
@@ -409,18 +429,22 @@ struct summary *summary_new(enum summary_by by, int top_n)
 	return s;
 }
 
-void summary_add(struct summary *s, const struct conn *c)
+void summary_add_parts(struct summary *s, const struct conn *c, unsigned int parts)
 {
 	struct group *g;
 
-	s->conns++;
-	if (c->partial)
-		s->partial++;
-	s->results[summary_result_of(c)]++;
-	s->tw_ends[c->tw_end <= TWE_IN_PROGRESS && c->tw_end != TWE_NONE_YET ? c->tw_end :
-									       TWE_NONE]++;
+	if (parts & CT_PART(CT_PART_RECORD)) {
+		s->conns++;
+		if (c->partial)
+			s->partial++;
+	}
+	if (parts & CT_PART(CT_PART_RESULT))
+		s->results[summary_result_of(c)]++;
+	if (parts & CT_PART(CT_PART_TW_END))
+		s->tw_ends[c->tw_end <= TWE_IN_PROGRESS && c->tw_end != TWE_NONE_YET ? c->tw_end :
+										       TWE_NONE]++;
 	for (int p = 0; p < SP_MAX; p++) {
-		int64_t ns = summary_phase_ns(c, p);
+		int64_t ns = summary_part_ns(c, p, parts);
 
 		if (ns >= 0)
 			phist_add(&s->total[p], ns);
@@ -429,7 +453,12 @@ void summary_add(struct summary *s, const struct conn *c)
 		return;
 	g = group_of(s, c);
 	if (g)
-		group_add(g, c);
+		group_add(g, c, parts);
+}
+
+void summary_add(struct summary *s, const struct conn *c)
+{
+	summary_add_parts(s, c, ~0U);
 }
 
 void summary_reset(struct summary *s)

@@ -5,8 +5,9 @@
  * results and of TIME_WAIT endings, optionally grouped by one key (remote
  * address, a port, comm, netns) and ranked by the worst p99.
  *
- * Pure: no I/O but the FILE * handed to summary_print. Fed with complete
- * (REC_FINAL) records only. The phase selection (summary_phase_ns) and the
+ * Pure: no I/O but the FILE * handed to summary_print. Fed with the parts
+ * of each record as they become known (summary_add_parts), so a handshake
+ * is counted when it completes, not when its endpoint's record does. The phase selection (summary_phase_ns) and the
  * result classes are shared with the Prometheus exporter (metrics.c) so that
  * both outputs count the same things.
  */
@@ -72,6 +73,14 @@ int summary_by_parse(const char *s, enum summary_by *by);
 struct summary *summary_new(enum summary_by by, int top_n);
 /* Count one complete (REC_FINAL) record. */
 void summary_add(struct summary *s, const struct conn *c);
+/*
+ * Count the parts of c (CT_PART() bits, conntable.h) as they become known:
+ * a phase when it ends, the result, the TIME_WAIT's end, the record itself.
+ * summary_add() is all of them at once.
+ */
+void summary_add_parts(struct summary *s, const struct conn *c, unsigned int parts);
+/* summary_phase_ns(c, p) if parts hold the part that p times, else -1. */
+int64_t summary_part_ns(const struct conn *c, enum sum_phase p, unsigned int parts);
 /*
  * Write the summary to f, fitting 80 columns. interval_s is the time the
  * records were gathered over (shown when > 0). Times are in ms.

@@ -69,12 +69,17 @@ static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
 
 	if (!t->opts.summary)
 		lifecycle_sink.record(&t->out, c, kind);
-	if (kind != REC_FINAL)
-		return;
+}
+
+/* What became known of an endpoint goes to the aggregates at once. */
+static void on_parts(void *ctx, const struct conn *c, unsigned int parts)
+{
+	struct tracer *t = ctx;
+
 	if (t->summary)
-		summary_add(t->summary, c);
+		summary_add_parts(t->summary, c, parts);
 	if (t->metrics)
-		metrics_add(t->metrics, c);
+		metrics_add_parts(t->metrics, c, parts);
 }
 
 static void on_transition(void *ctx, const struct event *e, const struct conn *c,
@@ -418,10 +423,12 @@ static int setup_outputs(struct tracer *t)
 	}
 	cfg.max_conns = t->opts.max_conns;
 	cfg.ctx = t;
-	if (t->opts.events)
+	if (t->opts.events) {
 		cfg.on_transition = on_transition;
-	else
+	} else {
 		cfg.on_record = on_record;
+		cfg.on_parts = on_parts;
+	}
 	t->table = ct_new(&cfg);
 	if (!t->table) {
 		die_msg("out of memory for %u connections", cfg.max_conns);

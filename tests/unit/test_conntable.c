@@ -53,7 +53,16 @@ static struct {
 	int n;
 	int64_t elapsed[32]; /* of each transition */
 	int ntrans;
+	unsigned int parts; /* every CT_PART() handed out so far */
+	int parts_twice; /* parts handed out more than once */
 } fx;
+
+static void on_parts(void *ctx, const struct conn *c, unsigned int parts)
+{
+	if (fx.parts & parts)
+		fx.parts_twice++;
+	fx.parts |= parts;
+}
 
 static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
 {
@@ -78,6 +87,7 @@ static bool fx_init(uint32_t max_conns)
 		.max_conns = max_conns,
 		.grace_ns = GRACE,
 		.on_record = on_record,
+		.on_parts = on_parts,
 		.on_transition = on_transition,
 	};
 
@@ -1108,21 +1118,72 @@ static void test_failed_handshake(void)
 	}
 }
 
+/* The aggregates get each part of an endpoint once, as soon as it is known. */
+static void test_parts_live(void)
+{
+	const unsigned int hs = CT_PART(PH_HANDSHAKE) | CT_PART(CT_PART_RESULT);
+
+	if (SUBTEST("handshake when established") && fx_init(0)) {
+		active_open(SK1, S0, S0 + MS(50));
+		ASSERT_EQ(fx.n, 0, "no record yet");
+		ASSERT_EQ(fx.parts, hs, "handshake and result handed out");
+		fx_fini();
+	}
+	if (SUBTEST("half-close phases as they end, TIME_WAIT at its end") && fx_init(0)) {
+		client_to_time_wait(SK1);
+		ASSERT_TRUE(fx.parts & CT_PART(PH_FIN_WAIT1), "FIN_WAIT1 ended");
+		ASSERT_TRUE(fx.parts & CT_PART(PH_FIN_WAIT2), "FIN_WAIT2 ended");
+		ASSERT_FALSE(fx.parts & CT_PART(PH_TIME_WAIT), "TIME_WAIT still on");
+		ASSERT_FALSE(fx.parts & CT_PART(CT_PART_TW_END), "its end not known");
+		ASSERT_FALSE(fx.parts & CT_PART(CT_PART_RECORD), "record not complete");
+		feed(ev_tw(EV_TW_EXPIRE, T_TW + SEC(61), TW1, TS_TIME_WAIT, T_TW + TWLEN, &CLI));
+		ASSERT_TRUE(fx.parts & CT_PART(PH_TIME_WAIT), "TIME_WAIT ended");
+		ASSERT_TRUE(fx.parts & CT_PART(CT_PART_TW_END), "its end");
+		ASSERT_TRUE(fx.parts & CT_PART(CT_PART_RECORD), "the record");
+		ASSERT_EQ(fx.parts_twice, 0, "each once");
+		fx_fini();
+	}
+	if (SUBTEST("cut at exit: the phase under way is left out") && fx_init(0)) {
+		client_to_time_wait(SK1);
+		ct_flush(fx.t, T_TW + SEC(20));
+		ASSERT_FALSE(fx.parts & CT_PART(PH_TIME_WAIT), "TIME_WAIT cut short");
+		ASSERT_TRUE(fx.parts & CT_PART(CT_PART_RECORD), "the record");
+		ASSERT_EQ(fx.parts_twice, 0, "each once");
+		fx_fini();
+	}
+	if (SUBTEST("accept wait at accept()") && fx_init(0)) {
+		listener_up(S0 - SEC(10));
+		passive_open(REQ1, CSK, S0, &SRV);
+		ASSERT_FALSE(fx.parts & CT_PART(PH_ACCEPT_WAIT), "not accepted yet");
+		feed(ev_accept(S0 + MS(100), CSK, 201, "worker"));
+		ASSERT_TRUE(fx.parts & CT_PART(PH_ACCEPT_WAIT), "accepted");
+		fx_fini();
+	}
+}
+
 static void test_flush(void)
 {
 	const struct conn *c;
 
 	if (SUBTEST("time_wait in progress") && fx_init(0)) {
-		active_open(SK3, S0, S0 + MS(1)); /* established only: no record */
+		active_open(SK3, S0, S0 + MS(1)); /* established only: cut short */
 		listener_up(S0); /* a listener: no record */
 		client_to_time_wait(SK1);
 		ct_flush(fx.t, T_TW + SEC(20));
-		ASSERT_EQ(fx.n, 2, "closed + final");
+		ASSERT_EQ(fx.n, 3, "closed + final, and the open one");
 		c = rec(1, REC_FINAL);
 		if (c) {
 			ASSERT_EQ(c->tw_end, TWE_IN_PROGRESS, "tw_end");
 			ASSERT_EQ(c->ph[PH_TIME_WAIT], SEC(20), "time_wait so far");
 			ASSERT_EQ(c->t_end, T_TW + SEC(20), "t_end");
+		}
+		c = rec(2, REC_FINAL);
+		if (c) {
+			ASSERT_TRUE(c->partial, "open at exit: partial");
+			ASSERT_EQ(c->result, RES_OK, "its handshake");
+			ASSERT_EQ(c->ph[PH_ESTABLISHED], T_TW + SEC(20) - S0 - MS(1),
+				  "established so far");
+			ASSERT_EQ(c->closer, CLOSER_NONE, "no closer");
 		}
 		fx_fini();
 	}
@@ -1535,6 +1596,7 @@ int main(int argc, char **argv)
 	RUN_TEST(test_duplicates);
 	RUN_TEST(test_failed_handshake);
 	RUN_TEST(test_unclaimed_tw);
+	RUN_TEST(test_parts_live);
 	RUN_TEST(test_flush);
 	RUN_TEST(test_table_full);
 	RUN_TEST(test_seen_midway);
