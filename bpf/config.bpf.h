@@ -29,6 +29,8 @@ __u64 jiffy_ns = 4000000;
 const volatile __u64 wakeup_bytes = 0;
 /* Gather each socket's transitions in sock_slots (1 << slot_bits of them). */
 const volatile bool aggregate = false;
+/* Live outputs (summary, metrics, --open): send a slot's steps at ESTABLISHED too. */
+const volatile bool live = false;
 const volatile __u32 slot_bits = 10;
 const volatile __u32 agg_ring_bits = 9; /* records per CPU: 1 << agg_ring_bits */
 

@@ -8,8 +8,8 @@
 
 /*
  * Add a state change to the socket's slot. The slot is sent at "-> CLOSE",
- * when full, and when a child's events must reach user space now (its
- * request's were sent as they came).
+ * when full, at ESTABLISHED for live outputs, and when a child's events
+ * must reach user space now (its request's were sent as they came).
  */
 static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk,
 				      const struct tcp_sock *tp, int oldstate, int newstate,
@@ -54,6 +54,9 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 		s->rec.head.dport = dport;
 		read_sock(&s->rec.head, sk);
 	}
+	/* live outputs learn of a handshake when it ends, not at the close */
+	if (live && newstate == TCP_ESTABLISHED)
+		send = true;
 	if (w && w->sent) {
 		send = true;
 	} else if (w) {

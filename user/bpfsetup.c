@@ -239,6 +239,7 @@ static int configure(struct tracer *t)
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
 	/* live views of sockets that have not closed need every transition now */
 	s->rodata->aggregate = !o->no_aggregate && !o->events && o->stuck_s <= 0;
+	s->rodata->live = o->summary || o->metrics_addr || o->open;
 	s->rodata->slot_bits = agg_slot_bits(o->max_conns);
 	if (bpf_map__set_max_entries(s->maps.sock_slots, 1U << s->rodata->slot_bits) ||
 	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits) ||

@@ -4,7 +4,8 @@
  * phase timed, as an 80-column table, a wide table (-w), CSV (--csv) or
  * JSON lines (--json) with the CSV columns as keys.
  *
- * CSV and JSON get one row per endpoint when it is complete (REC_FINAL). The table
+ * CSV and JSON get one row per endpoint when it is complete (REC_FINAL);
+ * with --open also one (row "open") when its handshake ends. The table
  * also shows the close as it happens (REC_CLOSED) and then, once known, how
  * the endpoint's TIME_WAIT ended.
  */
@@ -35,7 +36,7 @@ static void lc_header(struct out *o)
 	if (o->json)
 		return;
 	if (o->csv)
-		row_csv_header(&lifecycle_cols, o->f);
+		row_csv_header_tagged(&lifecycle_cols, o->open ? "row" : NULL, o->f);
 	else if (o->wide)
 		fprintf(o->f,
 			"%-12s %-7s %-15s %-10s %-7s %-28s %-28s %-11s %9s %3s %9s %11s %-12s "
@@ -97,6 +98,43 @@ static void lc_row(struct out *o, const struct conn *c)
 	row_u64(&r, COL_retrans, c->retrans);
 	row_u64(&r, COL_srtt_us, c->srtt_us);
 	row_u64(&r, COL_partial, c->partial);
+	if (o->open)
+		row_tag(&r, "row", "end");
+	row_write(&r, o->f, o->json);
+}
+
+/*
+ * --open: the endpoint as its handshake ends, ok or failed (row "open"):
+ * what is known by then; end_time is the handshake's end. Its full row
+ * ("end") follows when the endpoint is complete.
+ */
+static void lc_open_row(struct out *o, const struct conn *c)
+{
+	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32];
+	int64_t hs = c->ph[PH_HANDSHAKE];
+	struct row r;
+
+	row_init(&r, &lifecycle_cols);
+	row_tag(&r, "row", "open");
+	row_str(&r, COL_start_time, format_rfc3339(t0, sizeof(t0), c->t_start + o->wall_offset_ns));
+	if (hs >= 0)
+		row_str(&r, COL_end_time,
+			format_rfc3339(t1, sizeof(t1), c->t_start + hs + o->wall_offset_ns));
+	if (c->pid) {
+		row_u64(&r, COL_pid, c->pid);
+		row_str(&r, COL_comm, c->comm);
+	}
+	row_u64(&r, COL_netns, c->netns);
+	row_str(&r, COL_family, c->family == AF_INET6 ? "ipv6" : "ipv4");
+	row_str(&r, COL_role, role_name(c->role));
+	row_str(&r, COL_laddr, format_addr(la, sizeof(la), c->family, c->laddr));
+	row_u64(&r, COL_lport, c->lport);
+	row_str(&r, COL_raddr, format_addr(ra, sizeof(ra), c->family, c->raddr));
+	row_u64(&r, COL_rport, c->rport);
+	row_str(&r, COL_result, hs_result(c, res, sizeof(res)));
+	row_us(&r, COL_handshake_us, hs);
+	row_u64(&r, COL_syn_retrans, c->syn_retrans);
+	row_u64(&r, COL_partial, c->partial);
 	row_write(&r, o->f, o->json);
 }
 
@@ -155,6 +193,35 @@ static void lc_table(struct out *o, const struct conn *c, enum rec_kind kind)
 		c->partial ? " partial" : "");
 }
 
+/* --open: a line or row as the endpoint's handshake ends. */
+static void lc_opened(struct out *o, const struct conn *c)
+{
+	char ra[ADDRPORT_STRLEN], la[ADDRPORT_STRLEN], res[32], hs[32], pid[16], ts[TIME_STRLEN];
+
+	if (o->csv || o->json) {
+		lc_open_row(o, c);
+		return;
+	}
+	format_addr_port(ra, sizeof(ra), c->family, c->raddr, c->rport);
+	format_ms(hs, sizeof(hs), us(c->ph[PH_HANDSHAKE]));
+	snprintf(pid, sizeof(pid), "%u", c->pid);
+	if (!o->wide) {
+		const char *r = c->role == ROLE_ACTIVE ? "A" : c->role == ROLE_PASSIVE ? "P" : "?";
+
+		fprintf(o->f, "%-7s %-9.9s %-1s %-21s %5u %-8.8s %9s %-6.6s\n", c->pid ? pid : "-",
+			c->pid ? c->comm : "-", r, ra, c->lport, hs_result(c, res, sizeof(res)), hs,
+			"open");
+		return;
+	}
+	format_clock(ts, sizeof(ts),
+		     c->t_start + (c->ph[PH_HANDSHAKE] > 0 ? c->ph[PH_HANDSHAKE] : 0) +
+			     o->wall_offset_ns);
+	format_addr_port(la, sizeof(la), c->family, c->laddr, c->lport);
+	fprintf(o->f, "%-12s %-7s %-15s %-10u %-7s %-28s %-28s %-11s %9s %3u %9s %11s %-12s\n", ts,
+		c->pid ? pid : "-", c->pid ? c->comm : "-", c->netns, role_name(c->role), la, ra,
+		hs_result(c, res, sizeof(res)), hs, c->syn_retrans, "", "", "open");
+}
+
 static void lc_record(struct out *o, const struct conn *c, enum rec_kind kind)
 {
 	if (o->csv || o->json) {
@@ -168,4 +235,5 @@ static void lc_record(struct out *o, const struct conn *c, enum rec_kind kind)
 const struct sink lifecycle_sink = {
 	.header = lc_header,
 	.record = lc_record,
+	.opened = lc_opened,
 };

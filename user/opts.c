@@ -50,7 +50,8 @@ enum {
 	OPT_STUCK,
 	OPT_ACCEPT,
 	OPT_NO_ACCEPT,
-	OPT_NO_AGGREGATE
+	OPT_NO_AGGREGATE,
+	OPT_OPEN,
 };
 
 static const struct argp_option options[] = {
@@ -59,6 +60,9 @@ static const struct argp_option options[] = {
 	{ "json", OPT_JSON, NULL, 0,
 	  "JSON lines: one object per record, event, --stuck line or --summary", 0 },
 	{ "wide", 'w', NULL, 0, "Wide table: every phase and both addresses", 0 },
+	{ "open", OPT_OPEN, NULL, 0,
+	  "Also print each endpoint when its handshake ends (row \"open\"), before its own row",
+	  0 },
 	{ "pid", 'p', "PID", 0, "Only sockets of this process", 0 },
 	{ "lport", 'L', "PORTS", 0, "Only these local ports (80,443 or 8000-8010)", 0 },
 	{ "rport", 'D', "PORTS", 0, "Only these remote ports", 0 },
@@ -221,6 +225,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'w':
 		o->wide = true;
 		break;
+	case OPT_OPEN:
+		o->open = true;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -307,6 +314,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			usage_fail("--events and --summary are exclusive");
 		if (o->csv && o->json)
 			usage_fail("--csv and --json are exclusive");
+		if (o->open && (o->events || o->summary))
+			usage_fail("--open needs per-connection records (not -e or --summary)");
 		if (o->record_path && o->replay_path)
 			usage_fail("-W and -r are exclusive");
 		break;

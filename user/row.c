@@ -10,12 +10,20 @@
 void row_init(struct row *r, const struct columns *cols)
 {
 	r->cols = cols;
+	r->tag_name = r->tag = NULL;
 	for (int i = 0; i < cols->n && i < ROW_MAX_COLS; i++)
 		r->c[i].kind = CELL_NULL;
 }
 
 void row_csv_header(const struct columns *cols, FILE *f)
 {
+	row_csv_header_tagged(cols, NULL, f);
+}
+
+void row_csv_header_tagged(const struct columns *cols, const char *tag_name, FILE *f)
+{
+	if (tag_name)
+		fprintf(f, "%s,", tag_name);
 	for (int i = 0; i < cols->n; i++) {
 		if (i)
 			fputc(',', f);
@@ -29,6 +37,10 @@ static void write_csv(const struct row *r, FILE *f)
 	char line[2048];
 	struct strbuf b = { .buf = line, .cap = sizeof(line) };
 
+	if (r->tag_name) {
+		sb_csv(&b, r->tag);
+		sb_char(&b, ',');
+	}
 	for (int i = 0; i < r->cols->n; i++) {
 		const struct cell *c = &r->c[i];
 
@@ -51,6 +63,8 @@ static void write_json(const struct row *r, FILE *f)
 
 	json_init(&j, &b, f);
 	json_open(&j, NULL, '{');
+	if (r->tag_name)
+		json_kstr(&j, r->tag_name, r->tag);
 	for (int i = 0; i < r->cols->n; i++) {
 		const struct cell *c = &r->c[i];
 

@@ -32,10 +32,12 @@ struct cell {
 	const char *s;
 };
 
-#define ROW_MAX_COLS 32
+#define ROW_MAX_COLS 48
 
 struct row {
 	const struct columns *cols;
+	/* an extra first column (e.g. --open's "row": open or end), NULL if none */
+	const char *tag_name, *tag;
 	struct cell c[ROW_MAX_COLS];
 };
 
@@ -64,8 +66,16 @@ static inline void row_us(struct row *r, int col, int64_t ns)
 		row_u64(r, col, (uint64_t)ns / 1000);
 }
 
-/* The CSV header line: the column names. */
+/* The CSV header line: the column names, after tag_name if not NULL. */
 void row_csv_header(const struct columns *cols, FILE *f);
+void row_csv_header_tagged(const struct columns *cols, const char *tag_name, FILE *f);
+
+/* Put the value tag in an extra first column named tag_name. */
+static inline void row_tag(struct row *r, const char *tag_name, const char *tag)
+{
+	r->tag_name = tag_name;
+	r->tag = tag;
+}
 
 /* The row as one line on f: CSV, or a JSON object when json. */
 void row_write(const struct row *r, FILE *f, bool json);

@@ -19,6 +19,7 @@ struct out {
 	bool csv;
 	bool json; /* --json: one JSON object per line, the CSV columns as keys */
 	bool wide;
+	bool open; /* --open: a row when each handshake ends, before the endpoint's own */
 	/* wall-clock ns = monotonic ns + wall_offset_ns, taken once at start */
 	int64_t wall_offset_ns;
 	int err; /* first write error (errno), 0 if none */
@@ -29,6 +30,8 @@ struct sink {
 	void (*transition)(struct out *o, const struct event *e, const struct conn *c,
 			   int64_t elapsed_ns);
 	void (*record)(struct out *o, const struct conn *c, enum rec_kind kind);
+	/* c's handshake just ended, ok or not (--open) */
+	void (*opened)(struct out *o, const struct conn *c);
 };
 
 extern const struct sink events_sink;

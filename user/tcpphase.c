@@ -76,6 +76,9 @@ static void on_parts(void *ctx, const struct conn *c, unsigned int parts)
 {
 	struct tracer *t = ctx;
 
+	if (t->opts.open && !t->opts.summary && (parts & CT_PART(CT_PART_RESULT)) &&
+	    (c->result != RES_NONE || c->hs_kind != HS_NORMAL))
+		lifecycle_sink.opened(&t->out, c);
 	if (t->summary)
 		summary_add_parts(t->summary, c, parts);
 	if (t->metrics)
@@ -405,6 +408,7 @@ static int setup_outputs(struct tracer *t)
 	t->out.csv = t->opts.csv;
 	t->out.json = t->opts.json;
 	t->out.wide = t->opts.wide;
+	t->out.open = t->opts.open;
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	if (t->opts.summary) {
 		t->summary = summary_new(t->opts.by, t->opts.top);
