@@ -37,6 +37,8 @@ static __always_inline int handle_accept(long fd)
 		return 0;
 	if (skc_view_read(&sk->__sk_common, &v) || !tuple_wanted(v.family, v.sport, v.dport))
 		return 0;
+	if (n_cgroups && !sock_cgroup_wanted(sk))
+		return 0;
 	if (target_pid) {
 		__u64 skp = (__u64)sk;
 		__u8 one = 1;

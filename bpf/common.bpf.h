@@ -186,6 +186,7 @@ static __always_inline void read_common(struct event *e, const struct skc_view *
 {
 	e->family = v->family;
 	e->netns = netns;
+	e->cgroup = 0;
 	e->sport = v->sport;
 	e->dport = v->dport;
 	__builtin_memcpy(e->saddr, v->saddr, sizeof(e->saddr));

@@ -84,6 +84,9 @@ static __always_inline int handle_req_timer(struct request_sock *req, int type, 
 
 	if (skc_view_read(&req->__req_common, &v) || !tuple_wanted(v.family, v.sport, v.dport))
 		return 0;
+	if (n_cgroups && !sock_cgroup_wanted(BPF_CORE_READ(req, __req_common.skc_listener)))
+		return 0;
+	gauge_req(type);
 	netns = netns_inum_probed((const struct net *)v.net);
 	w = aggregate ? bpf_map_lookup_elem(&req_waits, &zero) : NULL;
 	if (w && type == EV_REQ_START) {

@@ -48,6 +48,9 @@ static __always_inline void agg_state(struct sock_slot *s, const struct sock *sk
 	}
 	s->rec.n_steps = n + 1;
 	/* the tuple is complete once established; user space reads it at exit */
+	/* the socket's cgroup never changes: read at its first step only */
+	if (n == 0)
+		s->rec.head.cgroup = sock_cgroup_id(sk);
 	if (n == 0 || newstate == TCP_ESTABLISHED) {
 		s->rec.head.family = sk->__sk_common.skc_family;
 		s->rec.head.sport = sport;
@@ -96,6 +99,7 @@ static __always_inline void send_tw_start(const struct tw_link *l, __u64 tw, con
 	e->cpu = bpf_get_smp_processor_id();
 	e->sport = sport;
 	e->dport = dport;
+	e->cgroup = sock_cgroup_id(sk);
 	read_sock(e, sk);
 	event_submit(e);
 }
@@ -129,6 +133,8 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (!tuple_wanted(family, sport, dport))
 		return 0;
+	if (n_cgroups && !sock_cgroup_wanted(sk))
+		return 0;
 
 	if (target_pid) {
 		if (proc && (bpf_get_current_pid_tgid() >> 32) == target_pid) {
@@ -142,6 +148,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		if (newstate == TCP_CLOSE)
 			bpf_map_delete_elem(&pid_socks, &skp);
 	}
+	gauge_state(oldstate, newstate);
 
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
 		struct connect_ctx *c = bpf_map_lookup_elem(&last_connect, &zero);
@@ -159,6 +166,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		if (l && l->tw && l->netns == netns && l->sport == sport && l->dport == dport) {
 			tw = l->tw;
 			l->tw = 0; /* claimed */
+			cgroup_tw_keep(tw);
 		} else {
 			l = NULL;
 		}
@@ -181,6 +189,9 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 			send_req_start(w);
 		if (l)
 			send_tw_start(l, tw, sk, sport, dport);
+	} else if (n_cgroups && l) {
+		/* --cgroup: a tw sock's first arming waits for its socket's (see cgroup.bpf.h) */
+		send_tw_start(l, tw, sk, sport, dport);
 	}
 
 	e = event_reserve();
@@ -199,6 +210,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	e->pid = 0;
 	e->comm[0] = 0;
 	e->err = sk->sk_err;
+	e->cgroup = sock_cgroup_id(sk);
 	read_sock(e, sk);
 	if (proc)
 		fill_task(e);

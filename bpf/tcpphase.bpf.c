@@ -8,7 +8,9 @@
  *    reqsk_timer_handler: the TIME_WAIT sock and the request sock (passive
  *    handshake), which no state tracepoint shows;
  *  - syscalls:sys_exit_accept{,4} (with --accept): which task accepted a
- *    passive socket.
+ *    passive socket;
+ *  - tcp:tcp_send_reset, tcp:tcp_receive_reset: resets, with the kernel's
+ *    reason where it has one.
  *
  * The state hook comes as a pair, a primary and a rescue attached after
  * it: a run of a program that is interrupted by a softirq firing the same
@@ -29,9 +31,12 @@
  * One object, one concern per file, included in this order (each needs
  * only what comes before it): config.bpf.h (settings from user space),
  * maps.bpf.h (every map, its owner and lifetime), common.bpf.h (helpers),
- * emit.bpf.h (ring buffer and per-CPU rings), slots.bpf.h (aggregation
+ * cgroup.bpf.h (a socket's cgroup, the --cgroup filter),
+ * emit.bpf.h (ring buffer and per-CPU rings), gauges.bpf.h (endpoints per
+ * state now), slots.bpf.h (aggregation
  * slots), state.bpf.h (the state hook), reqtimer.bpf.h (the passive
- * handshake), twtimer.bpf.h (TIME_WAIT), accept.bpf.h (accept()). This file
+ * handshake), twtimer.bpf.h (TIME_WAIT), accept.bpf.h (accept()), resets.bpf.h
+ * (resets). This file
  * holds the entry points, in attach order.
  */
 #include "vmlinux.h"
@@ -43,12 +48,15 @@
 #include "config.bpf.h"
 #include "maps.bpf.h"
 #include "common.bpf.h"
+#include "cgroup.bpf.h"
 #include "emit.bpf.h"
+#include "gauges.bpf.h"
 #include "slots.bpf.h"
 #include "state.bpf.h"
 #include "reqtimer.bpf.h"
 #include "twtimer.bpf.h"
 #include "accept.bpf.h"
+#include "resets.bpf.h"
 
 /* The entry points, in attach order: each primary before its rescue. */
 
@@ -125,6 +133,30 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int exit_accept(struct sys_exit_args *ctx)
 {
 	return handle_accept(ctx->ret);
+}
+
+/*
+ * Resets (optional: user space loads the one send_reset program that fits
+ * the kernel's tracepoint, with the reason argument or without it, as its
+ * BTF says). Rare: no rescue program; a nested run missed is a recursion
+ * miss, reported.
+ */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(send_reset, const struct sock *sk, const struct sk_buff *skb, int reason)
+{
+	return handle_reset(sk, skb, (__u32)reason, RST_SENT);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(send_reset_noreason, const struct sock *sk, const struct sk_buff *skb)
+{
+	return handle_reset(sk, skb, RST_REASON_NONE, RST_SENT);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(receive_reset, const struct sock *sk)
+{
+	return handle_reset(sk, NULL, RST_REASON_NONE, RST_RECEIVED);
 }
 
 /*

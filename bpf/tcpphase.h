@@ -14,6 +14,7 @@
 
 #define TASK_COMM_LEN 16
 #define MAX_PORTS 16
+#define MAX_CGROUPS 8 /* --cgroup given at most this often */
 
 /* What an event reports; 'id' in struct event names the kernel object. */
 enum event_type {
@@ -27,6 +28,7 @@ enum event_type {
 	EV_TW_CANCEL, /* timewait timer cancelled: ended early, or re-armed */
 	EV_TW_PROBE, /* user space only: a tw sock read on demand (probe_tw) */
 	EV_END, /* user space only: tracing stopped at ts_ns (ends a recording) */
+	EV_RST, /* a TCP reset sent or received: see below */
 	EV_TYPE_MAX,
 };
 
@@ -56,7 +58,7 @@ enum tcp_state_num {
 };
 
 /*
- * One ring-buffer record, 120 bytes. Addresses are in network byte order
+ * One ring-buffer record, 128 bytes. Addresses are in network byte order
  * (IPv4 in the first 4 bytes), ports in host byte order. Times are
  * bpf_ktime_get_ns() (CLOCK_MONOTONIC) in ns.
  *
@@ -66,6 +68,9 @@ enum tcp_state_num {
  * EV_TW_*:   newstate = tw_substate; aux = timer expiry as a ktime in ns.
  * EV_REQ_*:  retrans = req->num_retrans; aux = listener sk.
  * EV_ACCEPT: pid/comm of the accepting task.
+ * cgroup:    EV_STATE (EV_AGG: read at the socket's first step) and the
+ *            tw start sent with a socket; 0 elsewhere (a tw or request
+ *            sock has none: user space takes its socket's or listener's).
  */
 struct event {
 	__u64 ts_ns;
@@ -90,7 +95,21 @@ struct event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[TASK_COMM_LEN];
+	__u64 cgroup; /* cgroup v2 id (kernfs id) the socket was created in, 0 if unknown */
 };
+
+/*
+ * EV_RST (tcp:tcp_send_reset, tcp:tcp_receive_reset): id = the socket that
+ * sent or received it (0: none, an RST for a closed port), oldstate = its
+ * state then (TIME_WAIT: a tw sock, NEW_SYN_RECV: a request sock, CLOSE: a
+ * full socket just closed, 0: none), newstate = RST_SENT or RST_RECEIVED,
+ * retrans = the kernel's enum sk_rst_reason, RST_REASON_NONE where it gives
+ * none (a received reset, a kernel without the field). Tuple as our side
+ * sees it (saddr/sport ours), read from the socket or the packet.
+ */
+#define RST_SENT 1
+#define RST_RECEIVED 2
+#define RST_REASON_NONE 0xffffffffU
 
 /*
  * A ring-buffer-only record type (never in a recording): one socket's
@@ -205,6 +224,15 @@ struct clock_probe {
 	__u64 ktime_ns;
 };
 
+/*
+ * The state gauges (map state_gauge, per CPU, summed by user space): how
+ * many endpoints are in each TCP state now, as changes since the programs
+ * were attached (user space adds what sock_diag showed at start). Slot =
+ * the kernel's TCP state number; TIME_WAIT and an orphan's FIN_WAIT2 count
+ * tw socks, SYN_RECV request socks.
+ */
+#define GAUGE_SLOTS 16
+
 /* Loss counters, one slot each in the per-CPU 'counters' array. */
 enum counter_idx {
 	CNT_RB_DROPS, /* ring buffer reservation failed: event lost */
@@ -212,6 +240,7 @@ enum counter_idx {
 	CNT_SCRATCH_FULL, /* a per-task/per-socket helper map was full */
 	CNT_AGG_FULL, /* no free slot to aggregate a socket: sent per transition */
 	CNT_HASH_RETRIES, /* slot_hash read back another run's pointer and retried */
+	CNT_GAUGE_FULL, /* a tw sock not counted in the state gauges (tw_gauge full) */
 	CNT_MAX,
 };
 

@@ -28,6 +28,7 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	sport = v.sport;
 	dport = v.dport;
 	substate = BPF_CORE_READ(tw, tw_substate);
+	gauge_tw((__u64)tw, type, substate);
 	netns = netns_inum_probed((const struct net *)v.net);
 	c = bpf_map_lookup_elem(&last_tw_cancel, &zero);
 	/*
@@ -53,7 +54,8 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 			l->expires_ns = expires_ns;
 			l->substate = substate;
 		}
-		if (aggregate)
+		/* sent with its socket: aggregating, or to know its cgroup */
+		if (aggregate || n_cgroups)
 			return 0;
 	} else if (type == EV_TW_EXPIRE) {
 		if (c && c->tw == (__u64)tw)
@@ -89,6 +91,8 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 	 * room, and past that take the ring buffer; user space merges the two
 	 * on time.
 	 */
+	if (!cgroup_tw_wanted((__u64)tw, type))
+		return 0;
 	if (aggregate)
 		r = ring_claim(&pos, 1ULL << (agg_ring_bits - 1));
 	if (r) {

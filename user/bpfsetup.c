@@ -20,9 +20,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "gauges.h"
 #include "hz.h"
 #include "kfeatures.h"
 #include "ksyms.h"
+#include "rstreason.h"
 #include "tcpphase.skel.h"
 
 /* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
@@ -158,6 +160,84 @@ static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
 }
 
 /*
+ * The names of the kernel's enum sk_rst_reason values, from its BTF (none
+ * when the kernel has no such enum: its resets carry no reason).
+ */
+static void rst_reasons_from_btf(const struct btf *btf)
+{
+	static const char prefix[] = "SK_RST_REASON_";
+	const struct btf_type *t;
+	const struct btf_enum *en;
+	int id;
+
+	id = btf ? btf__find_by_name_kind(btf, "sk_rst_reason", BTF_KIND_ENUM) : -1;
+	if (id <= 0)
+		return;
+	t = btf__type_by_id(btf, id);
+	en = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, en++) {
+		const char *name = btf__name_by_offset(btf, en->name_off);
+
+		if (name && !strncmp(name, prefix, sizeof(prefix) - 1))
+			name += sizeof(prefix) - 1;
+		if (name && en->val >= 0)
+			rst_reason_set(en->val, name);
+	}
+}
+
+void rst_reasons_load(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+
+	rst_reasons_from_btf(vmlinux);
+	btf__free(vmlinux);
+}
+
+/* Arguments of tracepoint tp's BTF prototype (the first is the context), or -1. */
+static int tracepoint_args(const struct btf *vmlinux, const char *tp)
+{
+	const struct btf_type *t;
+	char name[128];
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = vmlinux ? btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) : -1;
+	if (id <= 0)
+		return -1;
+	t = btf__type_by_id(vmlinux, id);
+	t = t ? btf__type_by_id(vmlinux, t->type) : NULL; /* the pointer */
+	t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux, t->type) : NULL;
+	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
+}
+
+/*
+ * The reset hooks: tcp:tcp_send_reset with the reason argument where the
+ * tracepoint has it (its BTF prototype says so: ctx, sk, skb, reason),
+ * else without; either missing is said once, and left out.
+ */
+static void probe_resets(struct tracer *t, const struct btf *vmlinux)
+{
+	struct tcpphase_bpf *s = t->skel;
+	int send = tracepoint_args(vmlinux, "tcp_send_reset");
+
+	if (send >= 4) {
+		bpf_program__set_autoload(s->progs.send_reset_noreason, false);
+		rst_reasons_from_btf(vmlinux);
+	} else {
+		bpf_program__set_autoload(s->progs.send_reset, false);
+		if (send < 3)
+			bpf_program__set_autoload(s->progs.send_reset_noreason, false);
+	}
+	if (send < 3)
+		die_msg("warning: no tcp:tcp_send_reset tracepoint: resets sent are not seen");
+	if (!kernel_has_tracepoint(vmlinux, "tcp_receive_reset")) {
+		bpf_program__set_autoload(s->progs.receive_reset, false);
+		die_msg("warning: no tcp:tcp_receive_reset tracepoint: resets received are "
+			"not seen");
+	}
+}
+
+/*
  * Run-time feature probes, no version checks: what this kernel lacks is
  * said once, and tcpphase runs with what it has. Only the state
  * tracepoint is required.
@@ -178,6 +258,7 @@ static int probe_features(struct tracer *t)
 		ret = -ENOENT;
 		goto out;
 	}
+	probe_resets(t, vmlinux);
 	if (t->opts.events) {
 		disable_timers(s); /* the state stream needs no timers */
 		goto out;
@@ -236,10 +317,25 @@ static int configure(struct tracer *t)
 	for (int i = 0; i < o->n_rports; i++)
 		s->rodata->rports[i] = o->rports[i];
 	s->rodata->n_rports = o->n_rports;
+	for (int i = 0; i < o->n_cgroups; i++) {
+		s->rodata->cgroup_ids[i] = o->cgroup_ids[i];
+		s->rodata->cgroup_levels[i] = o->cgroup_levels[i];
+	}
+	s->rodata->n_cgroups = o->n_cgroups;
+	/* the tw socks of --cgroup's sockets: no room taken without it */
+	if (!o->n_cgroups && bpf_map__set_max_entries(s->maps.cgroup_tws, 1)) {
+		die_msg("cannot size the cgroup map");
+		return -1;
+	}
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
 	/* live views of sockets that have not closed need every transition now */
 	s->rodata->aggregate = !o->no_aggregate && !o->events && o->stuck_s <= 0;
 	s->rodata->live = o->summary || o->metrics_addr || o->open;
+	s->rodata->gauges = t->gauges = !o->events && (o->summary || o->metrics_addr);
+	if (t->gauges && bpf_map__set_max_entries(s->maps.tw_gauge, o->max_conns)) {
+		die_msg("cannot size the state gauges");
+		return -1;
+	}
 	s->rodata->slot_bits = agg_slot_bits(o->max_conns);
 	if (bpf_map__set_max_entries(s->maps.sock_slots, 1U << s->rodata->slot_bits) ||
 	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits) ||
@@ -305,6 +401,25 @@ static int attach(struct tracer *t)
 	return 0;
 }
 
+/*
+ * The state gauges start from the sockets open now, counted once, right
+ * after attaching (one that changes state during the count may be counted
+ * twice). With -p or --cgroup only the changes are counted: sock_diag
+ * cannot tell whose a socket is.
+ */
+static void count_open_sockets(struct tracer *t)
+{
+	int n;
+
+	if (!t->gauges || t->opts.pid || t->opts.n_cgroups)
+		return;
+	n = gauges_snapshot(t, t->gauge_base);
+	if (n < 0)
+		die_msg("warning: cannot count the sockets open at start (sock_diag: %s): "
+			"the state gauges count changes only",
+			strerror(-n));
+}
+
 /* open -> configure -> load -> attach; 0 or -1 with the reason printed. */
 int start_bpf(struct tracer *t)
 {
@@ -362,5 +477,6 @@ int start_bpf(struct tracer *t)
 	if (attach(t))
 		return -1;
 	kcounters_read(&t->k0);
+	count_open_sockets(t);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "conntable.h"
 #include "format.h"
 #include "pool.h"
+#include "rstreason.h"
 #include "u64map.h"
 
 #define TCP_TIMEWAIT_LEN_NS (60ULL * 1000000000ULL)
@@ -53,6 +54,22 @@ struct req {
 	uint16_t lport, rport;
 	struct req *pending_next;
 };
+
+/*
+ * A reset of a full socket that user space does not know yet: aggregating,
+ * its record comes at its close, after the reset in time. Joined then.
+ */
+struct rst_pend {
+	uint64_t sk;
+	uint64_t ts;
+	uint32_t reason;
+	uint8_t dir;
+	bool claimed; /* freed when it reaches the head of the queue */
+	struct rst_pend *next;
+};
+
+/* At most this many resets wait for their socket, and closed sockets for a reset. */
+#define RST_WAIT_MAX 65536
 
 /*
  * A tw sock armed but not yet claimed by its socket's "-> CLOSE" (which
@@ -93,6 +110,12 @@ struct conntable {
 	uint64_t t_first; /* first event: tracing start */
 	uint64_t t_last_reap;
 	struct ct_stats st;
+	/* resets (see on_rst) */
+	struct u64map *rst_pend; /* sk -> rst_pend: its socket not known yet */
+	struct u64map *rst_closed; /* sk -> conn closed, held for a reset sent after */
+	struct rst_pend *rp_head, *rp_tail; /* rst_pend entries, oldest first */
+	struct conn *rq_head, *rq_tail; /* rst_closed conns, oldest first */
+	struct pool rp_pool;
 };
 
 static uint64_t tuple_hash(uint32_t netns, uint8_t family, const uint8_t *laddr, uint16_t lport,
@@ -138,6 +161,7 @@ struct conntable *ct_new(const struct ct_config *cfg)
 	pool_init(&t->conn_pool, sizeof(struct conn));
 	pool_init(&t->req_pool, sizeof(struct req));
 	pool_init(&t->tw_pool, sizeof(struct tw_info));
+	pool_init(&t->rp_pool, sizeof(struct rst_pend));
 	n = cfg->max_conns ? cfg->max_conns : 65536;
 	t->cfg.max_conns = n;
 	if (!t->cfg.grace_ns)
@@ -148,7 +172,10 @@ struct conntable *ct_new(const struct ct_config *cfg)
 	t->tw_cancelled = u64map_new(n);
 	t->reqs = u64map_new(n);
 	t->req_tuples = u64map_new(n);
-	if (!t->socks || !t->tws || !t->tw_new || !t->tw_cancelled || !t->reqs || !t->req_tuples) {
+	t->rst_pend = u64map_new(n < RST_WAIT_MAX ? n : RST_WAIT_MAX);
+	t->rst_closed = u64map_new(n < RST_WAIT_MAX ? n : RST_WAIT_MAX);
+	if (!t->socks || !t->tws || !t->tw_new || !t->tw_cancelled || !t->reqs || !t->req_tuples ||
+	    !t->rst_pend || !t->rst_closed) {
 		ct_free(t);
 		return NULL;
 	}
@@ -163,12 +190,15 @@ void ct_free(struct conntable *t)
 	pool_destroy(&t->conn_pool);
 	pool_destroy(&t->req_pool);
 	pool_destroy(&t->tw_pool);
+	pool_destroy(&t->rp_pool);
 	u64map_free(t->socks);
 	u64map_free(t->tws);
 	u64map_free(t->tw_new);
 	u64map_free(t->tw_cancelled);
 	u64map_free(t->reqs);
 	u64map_free(t->req_tuples);
+	u64map_free(t->rst_pend);
+	u64map_free(t->rst_closed);
 	free(t);
 }
 
@@ -316,6 +346,7 @@ static struct conn *conn_new(struct conntable *t, const struct event *e)
 	c->sk = e->id;
 	c->netns = e->netns;
 	c->family = e->family;
+	c->cgroup = e->cgroup;
 	c->t_start = e->ts_ns;
 	if (u64map_put(t->socks, e->id, c)) {
 		pool_put(&t->conn_pool, c);
@@ -520,6 +551,134 @@ static bool recently_closed(struct conntable *t, const struct event *e)
 	return false;
 }
 
+/*
+ * Resets. A reset comes as an EV_RST of its own, joined to its endpoint by
+ * the socket: a live one at once; one whose socket is not known yet
+ * (aggregating, the socket's record crosses at its close, after the reset)
+ * waits a grace period in rst_pend for its socket's close. A socket can
+ * send its reset right after its "-> CLOSE" (close() with unread data,
+ * SO_LINGER 0): a socket closed from a state where that can happen, with no
+ * reset known, is held a grace period in rst_closed before it is written.
+ */
+static void rst_set(struct conn *c, uint8_t dir, uint32_t reason)
+{
+	if (c->rst)
+		return; /* the first one ended it */
+	c->rst = dir;
+	c->rst_reason = dir == RST_SENT ? reason : RST_REASON_NONE;
+}
+
+/* The reset that waited for this socket, if any: c's now. */
+static void rst_take_pending(struct conntable *t, struct conn *c, uint64_t sk)
+{
+	struct rst_pend *p = u64map_count(t->rst_pend) ? u64map_del(t->rst_pend, sk) : NULL;
+
+	if (!p)
+		return;
+	p->claimed = true; /* the queue frees it */
+	rst_set(c, p->dir, p->reason);
+}
+
+/* Hold c, closed with no TIME_WAIT, for a reset it may send next; false: write it now. */
+static bool rst_hold(struct conntable *t, struct conn *c, int old)
+{
+	if (c->rst || c->role == ROLE_LISTENER)
+		return false;
+	if (old != TS_ESTABLISHED && old != TS_CLOSE_WAIT && old != TS_FIN_WAIT1 &&
+	    old != TS_FIN_WAIT2 && old != TS_CLOSING && old != TS_SYN_RECV)
+		return false;
+	/* the address may be a new socket's already: the latest close counts */
+	if (u64map_get(t->rst_closed, c->sk))
+		u64map_del(t->rst_closed, c->sk);
+	if (u64map_count(t->rst_closed) >= RST_WAIT_MAX || u64map_put(t->rst_closed, c->sk, c))
+		return false;
+	c->rst_queued = true;
+	c->rst_next = NULL;
+	if (t->rq_tail)
+		t->rq_tail->rst_next = c;
+	else
+		t->rq_head = c;
+	t->rq_tail = c;
+	return true;
+}
+
+/* Write the held closes older than the grace period (all: UINT64_MAX). */
+static void rst_release(struct conntable *t, uint64_t now)
+{
+	struct conn *c;
+
+	while ((c = t->rq_head) && (now == UINT64_MAX || now > c->t_end + t->cfg.grace_ns)) {
+		t->rq_head = c->rst_next;
+		if (!t->rq_head)
+			t->rq_tail = NULL;
+		if (u64map_get(t->rst_closed, c->sk) == c)
+			u64map_del(t->rst_closed, c->sk);
+		c->rst_queued = false;
+		emit(t, c, REC_FINAL);
+		conn_release(t, c);
+	}
+}
+
+/* Resets that waited for a socket that never came: counted, freed. */
+static void rst_pend_reap(struct conntable *t, uint64_t now)
+{
+	struct rst_pend *p;
+
+	while ((p = t->rp_head) && (p->claimed || now > p->ts + t->cfg.grace_ns)) {
+		if (!p->claimed) {
+			u64map_del(t->rst_pend, p->sk);
+			t->st.rst_unjoined++;
+		}
+		t->rp_head = p->next;
+		if (!t->rp_head)
+			t->rp_tail = NULL;
+		pool_put(&t->rp_pool, p);
+	}
+}
+
+static void on_rst(struct conntable *t, const struct event *e)
+{
+	struct rst_pend *p;
+	struct conn *c;
+
+	if (t->cfg.on_reset)
+		t->cfg.on_reset(t->cfg.ctx, e);
+	if (!e->id || rst_sock_of(e->oldstate) != RSOCK_ENDPOINT)
+		return; /* no endpoint of ours: counted by on_reset only */
+	if (e->oldstate == TS_CLOSE) { /* sent right after the socket's close */
+		c = u64map_get(t->rst_closed, e->id);
+		if (c)
+			rst_set(c, e->newstate, e->retrans);
+		else
+			t->st.rst_unjoined++;
+		return;
+	}
+	c = sock_get(t, e->id);
+	if (c) {
+		rst_set(c, e->newstate, e->retrans);
+		return;
+	}
+	if (u64map_get(t->rst_pend, e->id))
+		return; /* the first one counts */
+	p = u64map_count(t->rst_pend) < RST_WAIT_MAX ? pool_get(&t->rp_pool) : NULL;
+	if (!p || u64map_put(t->rst_pend, e->id, p)) {
+		pool_put(&t->rp_pool, p);
+		t->st.rst_unjoined++;
+		return;
+	}
+	p->sk = e->id;
+	p->ts = e->ts_ns;
+	p->reason = e->retrans;
+	p->dir = e->newstate;
+	p->claimed = false;
+	p->next = NULL;
+	if (t->rp_tail)
+		t->rp_tail->next = p;
+	else
+		t->rp_head = p;
+	t->rp_tail = p;
+}
+
 /* The full socket is gone; a tw sock may carry on the endpoint. */
 static void sock_closed(struct conntable *t, struct conn *c, const struct event *e)
 {
@@ -532,6 +691,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	sock_del(t, c->sk);
 	take_counters(c, e);
 	c->t_end = e->ts_ns;
+	rst_take_pending(t, c, e->id);
 	if (tw)
 		tw->claimed = true; /* the queue frees it */
 	if (c->role == ROLE_LISTENER) {
@@ -571,6 +731,8 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	if ((old == TS_FIN_WAIT2 || old == TS_CLOSING) && !e->err)
 		t->st.tw_overflow++; /* should have entered TIME_WAIT */
 	c->tw_end = TWE_NONE;
+	if (rst_hold(t, c, old))
+		return;
 	emit(t, c, REC_FINAL);
 	conn_release(t, c);
 }
@@ -636,6 +798,8 @@ static void on_state(struct conntable *t, const struct event *e)
 	t->st.events++;
 	elapsed = dur(c->t_state, e->ts_ns);
 	set_tuple(c, e);
+	if (e->cgroup)
+		c->cgroup = e->cgroup;
 	set_owner(c, e);
 
 	if (t->cfg.on_transition)
@@ -800,8 +964,10 @@ static void req_failed(struct conntable *t, struct req *r, uint64_t ts)
 	c.ph[PH_HANDSHAKE] = dur(r->t_syn, ts);
 	c.tw_end = TWE_NONE;
 	c.state = TS_CLOSE;
-	if (l)
+	if (l) {
 		take_owner(&c, l->pid, l->comm, OWNER_LISTENER);
+		c.cgroup = l->cgroup;
+	}
 	t->st.reqs_failed++;
 	emit(t, &c, REC_FINAL);
 }
@@ -881,6 +1047,9 @@ void ct_event(struct conntable *t, const struct event *e)
 	case EV_REQ_CANCEL:
 		on_req(t, e);
 		break;
+	case EV_RST:
+		on_rst(t, e);
+		break;
 	}
 }
 
@@ -945,6 +1114,8 @@ void ct_tick(struct conntable *t, uint64_t now)
 			t->tw_tail = NULL;
 		pool_put(&t->tw_pool, tw);
 	}
+	rst_release(t, now);
+	rst_pend_reap(t, now);
 	if (now > t->t_last_reap + 10000000000ULL) {
 		t->t_last_reap = now;
 		rc.n = 0;

@@ -131,6 +131,13 @@ struct conn {
 	uint32_t srtt_us;
 	struct conn *pending_next; /* on the table's pending list */
 	bool on_pending;
+	/* cgroup v2 id the socket was made in (a failed request: its listener's), 0 if unknown */
+	uint64_t cgroup;
+	/* the reset that ended it: RST_SENT, RST_RECEIVED or 0, and its reason */
+	uint8_t rst;
+	bool rst_queued; /* closed, held a grace period for a reset sent after its close */
+	uint32_t rst_reason; /* enum sk_rst_reason, RST_REASON_NONE if not known */
+	struct conn *rst_next; /* on the table's queue of those held */
 };
 
 typedef void (*record_fn)(void *ctx, const struct conn *c, enum rec_kind kind);
@@ -147,6 +154,8 @@ struct ct_config {
 	parts_fn on_parts;
 	transition_fn on_transition;
 	void *ctx;
+	/* Called for every reset (EV_RST), ours or not, before it is joined. */
+	void (*on_reset)(void *ctx, const struct event *e);
 };
 
 /* Counters of what the table could not follow; all are reported. */
@@ -161,6 +170,7 @@ struct ct_stats {
 	uint64_t reqs_failed; /* passive handshakes that never completed */
 	uint64_t tw_overflow; /* FIN_WAIT2/CLOSING -> CLOSE with no tw sock */
 	uint64_t live; /* endpoints tracked now */
+	uint64_t rst_unjoined; /* resets of a full socket that joined no endpoint's record */
 };
 
 struct conntable;

@@ -17,7 +17,8 @@
 /* clang-format off */
 #define EV_COLUMNS(C) \
 	C(time) C(pid) C(comm) C(netns) C(family) C(laddr) \
-	C(lport) C(raddr) C(rport) C(oldstate) C(newstate) C(elapsed_us)
+	C(lport) C(raddr) C(rport) C(oldstate) C(newstate) C(elapsed_us) \
+	C(cgroup) C(workload)
 /* clang-format on */
 
 enum { EV_COLUMNS(COL_ENUM) EV_NCOLS };
@@ -31,9 +32,9 @@ static void ev_header(struct out *o)
 	if (o->csv)
 		row_csv_header(&events_cols, o->f);
 	else
-		fprintf(o->f, "%-12s %-7s %-12s %-10s %-21s %-21s %-11s    %-11s %s\n", "TIME",
+		fprintf(o->f, "%-12s %-7s %-12s %-10s %-21s %-21s %-11s    %-11s %9s %s\n", "TIME",
 			"PID", "COMM", "NETNS", "LADDR:LPORT", "RADDR:RPORT", "OLDSTATE",
-			"NEWSTATE", "MS");
+			"NEWSTATE", "MS", "WORKLOAD");
 }
 
 static void ev_transition(struct out *o, const struct event *e, const struct conn *c,
@@ -41,7 +42,10 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 {
 	const char *comm = c && c->pid ? c->comm : "";
 	uint32_t pid = c ? c->pid : 0;
-	char ts[TIME_STRLEN], la[64], ra[64];
+	char ts[TIME_STRLEN], la[64], ra[64], cg[24];
+	/* a tw sock has no cgroup: its socket's */
+	uint64_t cgid = e->cgroup ? e->cgroup : c ? c->cgroup : 0;
+	const char *wl = o->cg ? cg_workload(o->cg, cgid) : NULL;
 
 	if (e->flags & EVF_PROC_CTX) {
 		pid = e->pid;
@@ -65,6 +69,8 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 		row_str(&r, COL_oldstate, state_name(e->oldstate));
 		row_str(&r, COL_newstate, state_name(e->newstate));
 		row_us(&r, COL_elapsed_us, elapsed_ns);
+		row_str(&r, COL_cgroup, cg_shown(o->cg, cgid, cg, sizeof(cg)));
+		row_str(&r, COL_workload, wl);
 		row_write(&r, o->f, o->json);
 		return;
 	}
@@ -75,9 +81,9 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 	format_addr_port(ra, sizeof(ra), e->family, e->daddr, e->dport);
 	snprintf(pidbuf, sizeof(pidbuf), "%u", pid);
 	format_ms(ms, sizeof(ms), elapsed_ns < 0 ? -1 : elapsed_ns / 1000);
-	fprintf(o->f, "%-12s %-7s %-12.12s %-10u %-21s %-21s %-11s -> %-11s %s\n", ts,
+	fprintf(o->f, "%-12s %-7s %-12.12s %-10u %-21s %-21s %-11s -> %-11s %9s %s\n", ts,
 		pid ? pidbuf : "-", pid && comm[0] ? comm : "-", e->netns, la, ra,
-		state_name(e->oldstate), state_name(e->newstate), ms);
+		state_name(e->oldstate), state_name(e->newstate), ms, wl ? wl : "-");
 }
 
 const struct sink events_sink = {

@@ -14,6 +14,7 @@
 
 #include "format.h"
 #include "row.h"
+#include "rstreason.h"
 #include "sink.h"
 
 /* the columns, in order: one list for the enum and the names */
@@ -23,7 +24,9 @@
 	C(role) C(laddr) C(lport) C(raddr) C(rport) C(result) \
 	C(handshake_us) C(syn_retrans) C(accept_wait_us) C(established_us) C(closer) C(fin_wait1_us) \
 	C(fin_wait2_us) C(close_wait_us) C(last_ack_us) C(closing_us) C(time_wait_us) C(tw_end) \
-	C(tx_bytes) C(rx_bytes) C(retrans) C(srtt_us) C(partial)
+	C(tx_bytes) C(rx_bytes) C(retrans) C(srtt_us) C(partial) \
+	C(cgroup) C(workload) \
+	C(rst) C(rst_reason)
 /* clang-format on */
 
 enum { LC_COLUMNS(COL_ENUM) LC_NCOLS };
@@ -40,10 +43,11 @@ static void lc_header(struct out *o)
 	else if (o->wide)
 		fprintf(o->f,
 			"%-12s %-7s %-15s %-10s %-7s %-28s %-28s %-11s %9s %3s %9s %11s %-12s "
-			"%9s %9s %9s %9s %9s %10s %-11s\n",
+			"%9s %9s %9s %9s %9s %10s %-11s %-24s %s\n",
 			"TIME", "PID", "COMM", "NETNS", "ROLE", "LADDR:LPORT", "RADDR:RPORT",
 			"RESULT", "HS_MS", "RTX", "ACCEPT_MS", "EST_MS", "CLOSER", "FW1_MS",
-			"FW2_MS", "CW_MS", "LA_MS", "CLOSING_MS", "TW_MS", "TW_END");
+			"FW2_MS", "CW_MS", "LA_MS", "CLOSING_MS", "TW_MS", "TW_END", "WORKLOAD",
+			"CGROUP");
 	else
 		fprintf(o->f, "%-7s %-9s %-1s %-21s %5s %-8s %9s %-6s %9s\n", "PID", "COMM", "R",
 			"RADDR:RPORT", "LPORT", "RESULT", "HS_MS", "CLOSER", "CLOSE_MS");
@@ -66,7 +70,8 @@ static const char *hs_result(const struct conn *c, char *buf, int len)
 /* One CSV row or JSON object, written without printf: this runs for every endpoint. */
 static void lc_row(struct out *o, const struct conn *c)
 {
-	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32];
+	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32], cg[24];
+	char rr[RST_REASON_STRLEN];
 	struct row r;
 
 	row_init(&r, &lifecycle_cols);
@@ -98,6 +103,12 @@ static void lc_row(struct out *o, const struct conn *c)
 	row_u64(&r, COL_retrans, c->retrans);
 	row_u64(&r, COL_srtt_us, c->srtt_us);
 	row_u64(&r, COL_partial, c->partial);
+	row_str(&r, COL_cgroup, cg_shown(o->cg, c->cgroup, cg, sizeof(cg)));
+	row_str(&r, COL_workload, o->cg ? cg_workload(o->cg, c->cgroup) : NULL);
+	if (c->rst) {
+		row_str(&r, COL_rst, rst_dir_name(c->rst));
+		row_str(&r, COL_rst_reason, rst_reason_name(c->rst_reason, rr, sizeof(rr)));
+	}
 	if (o->open)
 		row_tag(&r, "row", "end");
 	row_write(&r, o->f, o->json);
@@ -149,9 +160,22 @@ static int64_t close_ns(const struct conn *c)
 	return sum;
 }
 
+/* " rst sent REASON" when a reset ended the endpoint, else "". */
+static const char *rst_text(const struct conn *c, char *buf, size_t len)
+{
+	char rr[RST_REASON_STRLEN];
+	const char *reason = rst_reason_name(c->rst_reason, rr, sizeof(rr));
+
+	if (!c->rst)
+		return "";
+	snprintf(buf, len, " rst %s%s%s", rst_dir_name(c->rst), *reason ? " " : "", reason);
+	return buf;
+}
+
 static void lc_table(struct out *o, const struct conn *c, enum rec_kind kind)
 {
 	char ra[ADDRPORT_STRLEN], la[ADDRPORT_STRLEN], res[32], hs[32], cl[32], pid[16];
+	char rst[RST_REASON_STRLEN + 16];
 	bool tw_line = kind == REC_FINAL && c->emitted_closed;
 
 	format_addr_port(ra, sizeof(ra), c->family, c->raddr, c->rport);
@@ -168,13 +192,15 @@ static void lc_table(struct out *o, const struct conn *c, enum rec_kind kind)
 		}
 		format_ms(hs, sizeof(hs), us(c->ph[PH_HANDSHAKE]));
 		format_ms(cl, sizeof(cl), us(close_ns(c)));
-		fprintf(o->f, "%-7s %-9.9s %-1s %-21s %5u %-8.8s %9s %-6.6s %9s%s\n",
+		fprintf(o->f, "%-7s %-9.9s %-1s %-21s %5u %-8.8s %9s %-6.6s %9s%s%s\n",
 			c->pid ? pid : "-", c->pid ? c->comm : "-", r, ra, c->lport,
 			hs_result(c, res, sizeof(res)), hs, closer_name(c->closer), cl,
-			c->partial ? " partial" : "");
+			rst_text(c, rst, sizeof(rst)), c->partial ? " partial" : "");
 		return;
 	}
-	char ts[TIME_STRLEN], f[8][32];
+	char ts[TIME_STRLEN], f[8][32], cgbuf[24];
+	const char *wl = o->cg ? cg_workload(o->cg, c->cgroup) : NULL;
+	const char *cgp = cg_shown(o->cg, c->cgroup, cgbuf, sizeof(cgbuf));
 	static const int cols[] = { PH_HANDSHAKE, PH_ACCEPT_WAIT, PH_ESTABLISHED, PH_FIN_WAIT1,
 				    PH_FIN_WAIT2, PH_CLOSE_WAIT,  PH_LAST_ACK,	  PH_CLOSING };
 
@@ -185,11 +211,12 @@ static void lc_table(struct out *o, const struct conn *c, enum rec_kind kind)
 	format_ms(cl, sizeof(cl), us(c->ph[PH_TIME_WAIT]));
 	fprintf(o->f,
 		"%-12s %-7s %-15s %-10u %-7s %-28s %-28s %-11s %9s %3u %9s %11s %-12s %9s %9s "
-		"%9s %9s %9s %10s %-11s%s\n",
+		"%9s %9s %9s %10s %-11s %-24s %s%s%s\n",
 		ts, c->pid ? pid : "-", c->pid ? c->comm : "-", c->netns, role_name(c->role), la,
 		ra, hs_result(c, res, sizeof(res)), f[0], c->syn_retrans, f[1], f[2],
 		closer_name(c->closer), f[3], f[4], f[5], f[6], f[7],
 		kind == REC_CLOSED ? "..." : cl, kind == REC_CLOSED ? "" : tw_end_name(c->tw_end),
+		wl ? wl : "-", cgp ? cgp : "-", rst_text(c, rst, sizeof(rst)),
 		c->partial ? " partial" : "");
 }
 

@@ -52,6 +52,7 @@ enum {
 	OPT_NO_ACCEPT,
 	OPT_NO_AGGREGATE,
 	OPT_OPEN,
+	OPT_CGROUP,
 };
 
 static const struct argp_option options[] = {
@@ -68,6 +69,8 @@ static const struct argp_option options[] = {
 	{ "rport", 'D', "PORTS", 0, "Only these remote ports", 0 },
 	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
 	{ "ipv6", '6', NULL, 0, "IPv6 only", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Only sockets of this cgroup (v2) or below it (repeatable, at most 8)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Endpoints tracked at once (default 262144)", 0 },
 	{ "summary", OPT_SUMMARY, NULL, 0, "Per-phase latency summary instead of records", 0 },
@@ -243,6 +246,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'D':
 		if (parse_ports(arg, o->rports, MAX_PORTS, &o->n_rports, err, sizeof(err)))
 			usage_fail("-D: %s", err);
+		break;
+	case OPT_CGROUP:
+		if (o->n_cgroups >= MAX_CGROUPS)
+			usage_fail("--cgroup: at most %d", MAX_CGROUPS);
+		if (!*arg)
+			usage_fail("--cgroup: empty path");
+		o->cgroups[o->n_cgroups++] = arg;
 		break;
 	case '4':
 	case '6':

@@ -29,6 +29,11 @@ struct options {
 	int n_lports;
 	uint16_t rports[MAX_PORTS];
 	int n_rports;
+	const char *cgroups[MAX_CGROUPS]; /* --cgroup PATH, as given */
+	int n_cgroups;
+	/* their ids and depths, resolved by the loader before the BPF side loads */
+	uint64_t cgroup_ids[MAX_CGROUPS];
+	uint32_t cgroup_levels[MAX_CGROUPS];
 	double duration_s; /* 0: until interrupted */
 	uint32_t max_conns;
 	bool summary; /* --summary: phase statistics instead of records */

@@ -4,17 +4,19 @@
  * read back by -r, so that a capture can be replayed through the
  * connection table anywhere, without root or BPF.
  *
- * Layout, format version 1. Every integer is little-endian, whatever the
+ * Layout, format version 2 (version 1 differs only where said: it has no
+ * cgroup id, bit 31 of a record's descriptor is reserved there, and its
+ * event size is 120; a version 1 file is read with cgroup ids 0). Every integer is little-endian, whatever the
  * host; offsets and lengths are in bytes. CRC-32 is zlib's crc32() (IEEE
  * 802.3, reflected, as Python's zlib.crc32), so a file can be checked with
  * no tcpphase at hand.
  *
  * File header, 168 bytes:
  *	  0   8  magic "TCPPHASE"
- *	  8   4  format version (1)
+ *	  8   4  format version (2)
  *	 12   4  header length H, checksum included: 168 (a reader takes
  *		 168..1024 and skips what it does not know before the checksum)
- *	 16   4  event size: sizeof(struct event) when recorded (120)
+ *	 16   4  event size: sizeof(struct event) when recorded (128; 120 in version 1)
  *	 20   8  start: CLOCK_MONOTONIC ns when the recording began
  *	 28   8  wall offset, signed: CLOCK_REALTIME - CLOCK_MONOTONIC at start, ns
  *	 36  64  host name, NUL-padded, at most 63 bytes
@@ -31,20 +33,21 @@
  * anywhere else is truncated, even at a block boundary: a recording cut by a
  * crash or a full disk is reported, never taken for a complete one.
  *
- * Record, 6 to 119 bytes: the event's non-zero fields only.
+ * Record, 6 to 127 bytes: the event's non-zero fields only.
  *	  0   4  descriptor: bit i (0..15) set when scalar i below is present;
  *		 bits 16-20, 21-25, 26-30: lengths of saddr, daddr, comm (0..16);
- *		 bit 31 zero
+ *		 bit 31: the cgroup id follows (version 1: zero)
  *	  4   1  type
  *	  5   1  family
  *	  6   .  the present scalars in this order, each at its width in struct
  *		 event: ts_ns id aux tx_bytes rx_bytes (8) pid netns retrans
  *		 srtt_us (4) sport dport (2) oldstate newstate err flags cpu (1)
  *	  .   .  saddr, daddr, comm: their first length bytes
+ *	  .   8  cgroup id, when bit 31 is set (never 0)
  * An absent scalar is 0; address bytes past their length are 0 (the writer
  * drops trailing zeros: an IPv4 address takes 4 bytes at most); comm is
  * NUL-padded past its length. pad, the bytes after comm's NUL and the
- * struct's 4 bytes of tail padding are not kept: the ring buffer does not
+ * struct's 4 bytes of padding after comm are not kept: the ring buffer does not
  * clear them, they carry nothing; a reader gives them as 0.
  *
  * A reader checks the checksums, every length against what holds it, each
@@ -82,25 +85,26 @@
 
 #define NSCALARS 16
 #define REC_MIN 6 /* descriptor, type, family */
-#define REC_MAX (REC_MIN + 5 * 8 + 4 * 4 + 2 * 2 + 5 * 1 + 3 * 16)
+#define REC_MAX (REC_MIN + 5 * 8 + 4 * 4 + 2 * 2 + 5 * 1 + 3 * 16 + 8)
 #define DESC_SADDR 16
 #define DESC_DADDR 21
 #define DESC_COMM 26
-#define DESC_RESERVED (1u << 31)
+#define DESC_CGROUP (1u << 31) /* version 2; reserved in version 1 */
+#define EVENT_SIZE_V1 120
 
 #define NAME_SHOWN 256 /* the most of a path shown in a message */
 #define REASON_LEN 256 /* the most of a reason, after "path: " */
 #define MSG_LEN (NAME_SHOWN + 2 + REASON_LEN)
 
 /*
- * What a version 1 reader accepts. A new event type or field changes what
+ * What a version 2 reader accepts. A new event type or field changes what
  * a recording may hold: bump REC_VERSION (older readers then say so) and
- * keep reading version 1.
+ * keep reading versions 1 and 2.
  */
-_Static_assert(sizeof(struct event) == 120, "struct event changed: bump REC_VERSION");
-_Static_assert(EV_TYPE_MAX == 11, "event type added: bump REC_VERSION");
+_Static_assert(sizeof(struct event) == 128, "struct event changed: bump REC_VERSION");
+_Static_assert(EV_TYPE_MAX == 12, "event type added: bump REC_VERSION"); /* 2: EV_RST */
 _Static_assert(TS_MAX_STATES == 13, "TCP states changed: bump REC_VERSION");
-_Static_assert(REC_MAX == 119, "record size");
+_Static_assert(REC_MAX == 127, "record size");
 _Static_assert(REC_BLOCK_MAX >= REC_MAX && REC_BLOCK_MAX <= UINT32_MAX, "block size");
 
 /* clang-format off */
@@ -251,6 +255,9 @@ static size_t encode_event(uint8_t *p, const struct event *e)
 	uint32_t desc = sl << DESC_SADDR | dl << DESC_DADDR | cl << DESC_COMM;
 	size_t n = REC_MIN;
 
+	if (e->cgroup)
+		desc |= DESC_CGROUP;
+
 	for (int i = 0; i < NSCALARS; i++) {
 		uint64_t v = load_scalar(e, i);
 
@@ -268,15 +275,21 @@ static size_t encode_event(uint8_t *p, const struct event *e)
 	memcpy(p + n, e->daddr, dl);
 	n += dl;
 	memcpy(p + n, e->comm, cl);
-	return n + cl;
+	n += cl;
+	if (e->cgroup) {
+		put_le(p + n, e->cgroup, 8);
+		n += 8;
+	}
+	return n;
 }
 
 /*
- * Decode the record at p, with len bytes left in its block, into e. Returns
- * its length, or 0 (why_not's false) with the reason in why; e is then
- * partly filled.
+ * Decode the record at p, with len bytes left in its block, into e, as
+ * format version 'version' lays it out. Returns its length, or 0
+ * (why_not's false) with the reason in why; e is then partly filled.
  */
-static size_t decode_event(const uint8_t *p, size_t len, struct event *e, char *why, size_t whylen)
+static size_t decode_event(const uint8_t *p, size_t len, uint32_t version, struct event *e,
+			   char *why, size_t whylen)
 {
 	uint32_t desc;
 	unsigned int sl, dl, cl;
@@ -288,7 +301,7 @@ static size_t decode_event(const uint8_t *p, size_t len, struct event *e, char *
 	sl = desc >> DESC_SADDR & 31;
 	dl = desc >> DESC_DADDR & 31;
 	cl = desc >> DESC_COMM & 31;
-	if (desc & DESC_RESERVED)
+	if ((desc & DESC_CGROUP) && version < 2)
 		return why_not(why, whylen, "reserved descriptor bit set");
 	if (sl > 16 || dl > 16 || cl > TASK_COMM_LEN)
 		return why_not(why, whylen, "field lengths %u, %u, %u: over 16", sl, dl, cl);
@@ -311,6 +324,14 @@ static size_t decode_event(const uint8_t *p, size_t len, struct event *e, char *
 	n += dl;
 	memcpy(e->comm, p + n, cl);
 	n += cl;
+	if (desc & DESC_CGROUP) {
+		if (len - n < 8)
+			return why_not(why, whylen, "runs past the end of its block");
+		e->cgroup = get_le(p + n, 8);
+		n += 8;
+		if (!e->cgroup)
+			return why_not(why, whylen, "cgroup id 0 given");
+	}
 	if (!rec_check_event(e, why, whylen))
 		return 0;
 	return n;
@@ -551,6 +572,7 @@ struct replay {
 	uint32_t blk_left; /* records of it not yet returned */
 	uint64_t blk_at; /* file offset of blk[0] */
 	uint64_t records; /* records returned so far */
+	uint32_t version; /* the file's format version, from its header */
 	char name[NAME_SHOWN];
 	char msg[MSG_LEN]; /* "name: reason" once state is RP_ERROR */
 	uint8_t blk[REC_BLOCK_MAX];
@@ -646,9 +668,10 @@ static int read_header(struct replay *r, struct rec_header *h)
 	if (get_le(p + len - 4, 4) != rec_crc32(0, p, len - 4))
 		return fail(r, "corrupt header (checksum mismatch)");
 	size = get_le(p + HDR_EVENT_SIZE, 4);
-	if (size != sizeof(struct event))
+	if (size != (version == 1 ? EVENT_SIZE_V1 : sizeof(struct event)))
 		return fail(r, "corrupt header (event size %u, expected %zu)", size,
-			    sizeof(struct event));
+			    version == 1 ? (size_t)EVENT_SIZE_V1 : sizeof(struct event));
+	r->version = version;
 	if (!memchr(p + HDR_HOST, 0, REC_NAME_LEN) || !memchr(p + HDR_KERNEL, 0, REC_NAME_LEN))
 		return fail(r, "corrupt header (host or kernel name not terminated)");
 	if (h) {
@@ -788,7 +811,8 @@ int replay_next(struct replay *r, struct event *e, char *err, size_t errlen)
 		return 0;
 	if (r->state == RP_ERROR)
 		goto failed;
-	n = decode_event(r->blk + r->blk_off, r->blk_len - r->blk_off, e, why, sizeof(why));
+	n = decode_event(r->blk + r->blk_off, r->blk_len - r->blk_off, r->version, e, why,
+			 sizeof(why));
 	if (!n) {
 		fail(r, "corrupt record at byte %" PRIu64 ": %s", r->blk_at + r->blk_off, why);
 		goto failed;

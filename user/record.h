@@ -26,7 +26,7 @@
 
 #define REC_MAGIC "TCPPHASE" /* the first 8 bytes of a recording, no NUL */
 #define REC_MAGIC_LEN 8
-#define REC_VERSION 1 /* the format version written, and the newest read */
+#define REC_VERSION 2 /* the format version written, and the newest read (1 is read too) */
 #define REC_NAME_LEN 64 /* rec_header.host and .kernel, NUL included */
 #define REC_BLOCK_MAX 65536 /* most record bytes in one block (the write buffer) */
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cgroups.h"
 #include "conntable.h"
 
 /* Shared by the sinks: the stream and how to render times. */
@@ -23,6 +24,7 @@ struct out {
 	/* wall-clock ns = monotonic ns + wall_offset_ns, taken once at start */
 	int64_t wall_offset_ns;
 	int err; /* first write error (errno), 0 if none */
+	struct cgroups *cg; /* cgroup ids to paths and workloads; NULL: columns empty */
 };
 
 struct sink {

@@ -24,6 +24,7 @@
 
 #include "agg.h"
 #include "format.h"
+#include "gauges.h"
 #include "sockdiag.h"
 #include "tracer.h"
 #include "tcpphase.skel.h"
@@ -83,6 +84,17 @@ static void on_parts(void *ctx, const struct conn *c, unsigned int parts)
 		summary_add_parts(t->summary, c, parts);
 	if (t->metrics)
 		metrics_add_parts(t->metrics, c, parts);
+}
+
+/* Every reset, ours or not, counted by direction and reason. */
+static void on_reset(void *ctx, const struct event *e)
+{
+	struct tracer *t = ctx;
+
+	if (t->summary)
+		summary_add_reset(t->summary, e);
+	if (t->metrics)
+		metrics_add_reset(t->metrics, e);
 }
 
 static void on_transition(void *ctx, const struct event *e, const struct conn *c,
@@ -250,15 +262,32 @@ static void list_stuck_at_start(struct tracer *t)
 	free(s);
 }
 
+/* The state gauges under the summary: endpoints in each state now (live only). */
+static void print_gauges(struct tracer *t)
+{
+	static const int states[] = { GAUGE_STATES };
+	int64_t n[GAUGE_SLOTS];
+
+	if (!t->skel || !t->gauges || gauges_read(t, t->gauge_base, n))
+		return;
+	fprintf(t->out.f, "endpoints now:");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		fprintf(t->out.f, " %s %lld", state_name(states[i]),
+			(long long)(n[states[i]] < 0 ? 0 : n[states[i]]));
+	fputc('\n', t->out.f);
+}
+
 /* The summary as text or JSON; now: monotonic ns, interval_s 0 if not known. */
 static void print_summary(struct tracer *t, uint64_t now, double interval_s)
 {
-	if (t->opts.json)
+	if (t->opts.json) {
 		/* without -i, the time since start differs a little in a replay: left out */
 		summary_print_json(t->summary, t->out.f, t->opts.interval_s > 0 ? interval_s : 0,
 				   now + t->out.wall_offset_ns);
-	else
+	} else {
 		summary_print(t->summary, t->out.f, interval_s);
+		print_gauges(t);
+	}
 }
 
 /* -i: print the summary once its interval has passed (event time in a replay). */
@@ -365,6 +394,7 @@ static int replay(struct tracer *t)
 	}
 	t->out.wall_offset_ns = h.wall_offset_ns;
 	t->last_summary = h.start_ns;
+	rst_reasons_load(); /* the names of this host's kernel */
 	while ((ret = replay_next(r, &e, err, sizeof(err))) == 1 && !exiting) {
 		if (e.type == EV_END) {
 			finish(t, e.ts_ns);
@@ -427,6 +457,7 @@ static int setup_outputs(struct tracer *t)
 	}
 	cfg.max_conns = t->opts.max_conns;
 	cfg.ctx = t;
+	cfg.on_reset = on_reset;
 	if (t->opts.events) {
 		cfg.on_transition = on_transition;
 	} else {
@@ -447,6 +478,33 @@ static int setup_outputs(struct tracer *t)
 	return 0;
 }
 
+/*
+ * The cgroup table (ids to paths and workloads) and --cgroup's ids for the
+ * BPF filter. A bad --cgroup ends the program with status 2; no cgroup2
+ * mount is said once (live only: a replay may come from another host).
+ */
+static int setup_cgroups(struct tracer *t)
+{
+	char err[512];
+
+	t->out.cg = cg_new(NULL);
+	if (!t->out.cg) {
+		die_msg("out of memory");
+		return -1;
+	}
+	for (int i = 0; i < t->opts.n_cgroups; i++) {
+		if (cg_lookup(t->out.cg, t->opts.cgroups[i], &t->opts.cgroup_ids[i],
+			      &t->opts.cgroup_levels[i], err, sizeof(err))) {
+			die_msg("%s", err);
+			exit(2);
+		}
+	}
+	if (!cg_root(t->out.cg)[0] && !t->opts.replay_path)
+		die_msg("warning: no cgroup2 file system mounted: the cgroup and workload "
+			"columns stay empty");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct tracer t = { 0 };
@@ -459,6 +517,8 @@ int main(int argc, char **argv)
 	signal(SIGINT, sig_stop);
 	signal(SIGTERM, sig_stop);
 
+	if (setup_cgroups(&t))
+		goto cleanup;
 	if (t.opts.replay_path) {
 		if (setup_outputs(&t) == 0)
 			status = replay(&t);
@@ -512,5 +572,6 @@ cleanup:
 	reorder_free(t.reorder);
 	tcpphase_bpf__destroy(t.skel);
 	ct_free(t.table);
+	cg_free(t.out.cg);
 	return status;
 }

@@ -9,7 +9,7 @@ from harness import (Tracer, assert_eq, netns_inode, peer, test, wait_peer, TCPP
 from netlab import SingleNs
 
 EVENT_COLUMNS = ("time,pid,comm,netns,family,laddr,lport,raddr,rport,oldstate,newstate,"
-                 "elapsed_us")
+                 "elapsed_us,cgroup,workload")
 
 
 def by_socket(rows, lport, rport):

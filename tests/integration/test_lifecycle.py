@@ -20,7 +20,7 @@ LIFECYCLE_COLUMNS = (
     "start_time,end_time,pid,comm,netns,family,role,laddr,lport,raddr,rport,result,"
     "handshake_us,syn_retrans,accept_wait_us,established_us,closer,fin_wait1_us,"
     "fin_wait2_us,close_wait_us,last_ack_us,closing_us,time_wait_us,tw_end,tx_bytes,"
-    "rx_bytes,retrans,srtt_us,partial")
+    "rx_bytes,retrans,srtt_us,partial,cgroup,workload,rst,rst_reason")
 
 
 def rows_of(tr, lab, port):

@@ -33,7 +33,7 @@
 #define ERRLEN 512
 #define HDR_LEN 168 /* record.c's version 1 header */
 #define BLK_HDR 12
-#define TAIL (offsetof(struct event, comm) + TASK_COMM_LEN) /* padding after it */
+#define TAIL (offsetof(struct event, comm) + TASK_COMM_LEN) /* padding after it, to cgroup */
 
 static char tmpdir[200];
 
@@ -452,7 +452,7 @@ static void test_round_trip(void)
 		memset(e, 0xff, sizeof(e)); /* every field at its widest */
 		for (int i = 0; i < 4; i++) {
 			/* not a field: the struct's tail padding, read back as 0 */
-			memset(e[i].comm + TASK_COMM_LEN, 0, sizeof(e[i]) - TAIL);
+			memset(e[i].comm + TASK_COMM_LEN, 0, offsetof(struct event, cgroup) - TAIL);
 			e[i].type = EV_TYPE_MAX - 1;
 			e[i].family = AF_INET6;
 			e[i].oldstate = e[i].newstate = TS_MAX_STATES - 1;
@@ -583,7 +583,7 @@ static void test_header(void)
 		ASSERT_LT(llabs(h.wall_offset_ns - off), MS(100), "wall offset");
 		ASSERT_LE(h.start_ns, (uint64_t)mono.tv_sec * SEC(1) + mono.tv_nsec, "start");
 		ASSERT_EQ(h.version, REC_VERSION, "version");
-		ASSERT_EQ(h.event_size, 120, "event size");
+		ASSERT_EQ(h.event_size, 128, "event size");
 	}
 }
 
@@ -595,9 +595,9 @@ static void test_golden(void)
 	 */
 	/* clang-format off */
 	static const uint8_t want[] = {
-		/* header: magic, version 1, length 168, event size 120 */
+		/* header: magic, version 2, length 168, event size 128 */
 		'T', 'C', 'P', 'P', 'H', 'A', 'S', 'E',
-		0x01, 0x00, 0x00, 0x00, 0xa8, 0x00, 0x00, 0x00, 0x78, 0x00, 0x00, 0x00,
+		0x02, 0x00, 0x00, 0x00, 0xa8, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
 		/* start 0x0102030405060708, wall offset -1 */
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 		0xff, 0xff,
@@ -605,7 +605,7 @@ static void test_golden(void)
 	};
 	static const uint8_t want_tail[] = {
 		/* header checksum */
-		0x93, 0xcb, 0x54, 0x76,
+		0xd3, 0x8b, 0x9c, 0x02,
 		/* block: 45 bytes, 1 record, checksum */
 		0x2d, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xc6, 0xeb, 0xfc, 0x6a,
 		/* descriptor: ts id pid sport dport oldstate newstate flags, lengths 4 4 4 */
@@ -901,7 +901,6 @@ static void test_corrupt(void)
 		{ "type", 4, EV_TYPE_MAX, want_type },
 		{ "type 0", 4, 0, "event type 0 out of range" },
 		{ "family", 5, 3, "address family 3 is neither AF_INET nor AF_INET6" },
-		{ "reserved bit", 3, 0x80, "reserved descriptor bit set" },
 		{ "length", 2, 0xff, "field length" },
 	};
 
@@ -1003,7 +1002,7 @@ static void test_corrupt(void)
 		copy[16] = 119; /* event size */
 		rec_fix_checksums(copy, len);
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -2, "event size");
-		ASSERT_TRUE(strstr(err, "event size 119, expected 120"), err);
+		ASSERT_TRUE(strstr(err, "event size 119, expected 128"), err);
 		memcpy(copy, buf, len);
 		copy[12] = 100; /* header length */
 		ASSERT_EQ(replay_buf(copy, len, out, 8, &n, err), -2, "header length");
@@ -1047,12 +1046,58 @@ static void test_versions(void)
 		return;
 	tmp_path(path, sizeof(path), "future");
 
+	if (SUBTEST("version 1 read, cgroup 0")) {
+		uint8_t *v1 = malloc(len);
+
+		if (ASSERT_OK_PTR(v1, "copy")) {
+			memcpy(v1, buf, len);
+			v1[8] = 1;
+			v1[16] = 120; /* version 1's event size */
+			rec_fix_checksums(v1, len);
+			ASSERT_OK(replay_buf(v1, len, out, 8, &n, err), err);
+			ASSERT_EQ(n, nev, "events");
+			for (int i = 0; i < n; i++)
+				ASSERT_EQ(out[i].cgroup, 0, "no cgroup");
+			v1[16] = 128;
+			rec_fix_checksums(v1, len);
+			ASSERT_EQ(replay_buf(v1, len, out, 8, &n, err), -2, "v1 with v2's size");
+			ASSERT_TRUE(strstr(err, "event size 128, expected 120"), err);
+			/* bit 31 of a descriptor is reserved in version 1 */
+			v1[16] = 120;
+			v1[HDR_LEN + BLK_HDR + 3] |= 0x80;
+			rec_fix_checksums(v1, len);
+			ASSERT_EQ(replay_buf(v1, len, out, 8, &n, err), -1, "reserved bit");
+			ASSERT_TRUE(strstr(err, "reserved descriptor bit set"), err);
+			free(v1);
+		}
+	}
+
+	if (SUBTEST("cgroup id carried")) {
+		struct rec_header h = sample_header();
+		struct event e[2] = { ev(EV_STATE, 1000, SK1, &CLI, TS_CLOSE, TS_SYN_SENT),
+				      ev(EV_STATE, 2000, SK1, &CLI, TS_SYN_SENT, TS_ESTABLISHED) };
+		uint8_t *b;
+		size_t blen;
+
+		e[0].cgroup = 0x0123456789abcdefULL;
+		e[1].cgroup = 7;
+		b = record_mem(&h, e, 2, 0, &blen);
+		if (ASSERT_OK_PTR(b, "record")) {
+			ASSERT_OK(replay_buf(b, blen, out, 8, &n, err), err);
+			ASSERT_EQ(n, 2, "events");
+			ASSERT_EQ(out[0].cgroup, 0x0123456789abcdefULL, "cgroup 0");
+			ASSERT_EQ(out[1].cgroup, 7, "cgroup 1");
+			ASSERT_OK(memcmp(e, out, sizeof(e)), "events equal");
+			free(b);
+		}
+	}
+
 	if (SUBTEST("future version")) {
-		buf[8] = 2;
+		buf[8] = 3;
 		if (ASSERT_TRUE(spew(path, buf, len), "write")) {
 			ASSERT_EQ(replay_file(path, out, 8, &n, err), -2, "refused");
 			snprintf(want, sizeof(want), "%s: %s", path,
-				 "format version 2 is newer than this tcpphase supports (1)");
+				 "format version 3 is newer than this tcpphase supports (2)");
 			ASSERT_STREQ(err, want, "message");
 		}
 	}
@@ -1064,7 +1109,7 @@ static void test_versions(void)
 		ASSERT_EQ(replay_buf(buf, 16, out, 8, &n, err), -2, "refused");
 		ASSERT_STREQ(err,
 			     "<memory>: format version 4294967295 is newer than this tcpphase "
-			     "supports (1)",
+			     "supports (2)",
 			     "message");
 	}
 
