@@ -579,10 +579,14 @@ static void rst_take_pending(struct conntable *t, struct conn *c, uint64_t sk)
 	rst_set(c, p->dir, p->reason);
 }
 
-/* Hold c, closed with no TIME_WAIT, for a reset it may send next; false: write it now. */
-static bool rst_hold(struct conntable *t, struct conn *c, int old)
+/*
+ * Hold c, closed with no TIME_WAIT, for a reset it may send next; false:
+ * write it now. A close with an error (a reset received, a timeout) sends
+ * none: close() and tcp_disconnect() set no error before the reset.
+ */
+static bool rst_hold(struct conntable *t, struct conn *c, int old, int err)
 {
-	if (c->rst || c->role == ROLE_LISTENER)
+	if (c->rst || err || c->role == ROLE_LISTENER)
 		return false;
 	if (old != TS_ESTABLISHED && old != TS_CLOSE_WAIT && old != TS_FIN_WAIT1 &&
 	    old != TS_FIN_WAIT2 && old != TS_CLOSING && old != TS_SYN_RECV)
@@ -731,7 +735,7 @@ static void sock_closed(struct conntable *t, struct conn *c, const struct event 
 	if ((old == TS_FIN_WAIT2 || old == TS_CLOSING) && !e->err)
 		t->st.tw_overflow++; /* should have entered TIME_WAIT */
 	c->tw_end = TWE_NONE;
-	if (rst_hold(t, c, old))
+	if (rst_hold(t, c, old, e->err))
 		return;
 	emit(t, c, REC_FINAL);
 	conn_release(t, c);

@@ -14,6 +14,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "gauges.h"
 #include "tracer.h"
 
 #include "bpfstats.h"
@@ -124,6 +125,9 @@ void report_losses(struct tracer *t, bool final)
 		(unsigned long long)l.misses, (unsigned long long)l.rescued,
 		(unsigned long long)l.unseen, (unsigned long long)l.full,
 		(unsigned long long)st.missed);
+	if (st.rst_unjoined) /* a reset whose endpoint's record was not found */
+		fprintf(stderr, "tcpphase: %llu resets of traced sockets joined to no record\n",
+			(unsigned long long)st.rst_unjoined);
 	if (l.unaggregated)
 		fprintf(stderr,
 			"tcpphase: %llu sockets or requests found no aggregation slot and were "
@@ -174,5 +178,7 @@ void update_metrics(struct tracer *t)
 		x.k_tw_overflow = k.tw_overflow - t->k0.tw_overflow;
 		x.k_tw_live = k.tw_live;
 	}
+	if (t->skel && t->gauges && !gauges_read(t, t->gauge_base, x.endpoints))
+		x.have_endpoints = true;
 	metrics_set_extra(t->metrics, &x);
 }

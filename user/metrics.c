@@ -26,6 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "resetstats.h"
+#include "format.h"
+#include "gauges.h"
 #include "metrics.h"
 #include "opts.h"
 #include "summary.h"
@@ -77,6 +80,7 @@ struct mstate {
 	uint64_t conns[NLP][MR_MAX][SR_MAX];
 	uint64_t tw_end[NLP][N_TWE];
 	struct metrics_extra x;
+	struct rst_counts resets;
 };
 
 struct metrics {
@@ -228,6 +232,21 @@ static void put_single(FILE *f, const char *name, const char *type, uint64_t v, 
 	put_value(f, name, NULL, v);
 }
 
+/* The state gauges: endpoints in each TCP state now (as ss -tan would count them). */
+static void put_endpoints(FILE *f, const int64_t *n)
+{
+	static const int states[] = { GAUGE_STATES };
+	char lab[64];
+
+	put_meta(f, "tcpphase_endpoints", "gauge",
+		 "TCP endpoints in each state now (request socks as SYN_RECV, tw socks as "
+		 "TIME_WAIT or an orphan's FIN_WAIT2), those open at start included.");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		snprintf(lab, sizeof(lab), "state=\"%s\"", state_name(states[i]));
+		put_value(f, "tcpphase_endpoints", lab, n[states[i]] < 0 ? 0 : n[states[i]]);
+	}
+}
+
 static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 {
 	char first[64], lab[128];
@@ -274,6 +293,8 @@ static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 				  labels(lab, sizeof(lab), m, first, lp), st->tw_end[lp][e]);
 		}
 
+	rst_counts_prom(&st->resets, f);
+
 	put_meta(f, "tcpphase_events_total", "counter", "Kernel events read from the ring buffer.");
 	put_value(f, "tcpphase_events_total", NULL, x->events);
 	put_meta(f, "tcpphase_lost_events_total", "counter",
@@ -298,6 +319,15 @@ static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 		"Kernel TcpExt TCPTimeWaitOverflow: tw socks not allocated (tcp_max_tw_buckets).");
 	put_single(f, "tcpphase_kernel_tw_live", "gauge", x->k_tw_live,
 		   "Kernel /proc/net/sockstat tw: TIME_WAIT socks alive now.");
+	if (x->have_endpoints)
+		put_endpoints(f, x->endpoints);
+}
+
+void metrics_add_reset(struct metrics *m, const struct event *e)
+{
+	pthread_mutex_lock(&m->lock);
+	rst_counts_add(&m->st.resets, e);
+	pthread_mutex_unlock(&m->lock);
 }
 
 char *metrics_render(struct metrics *m)

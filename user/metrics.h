@@ -29,6 +29,8 @@ struct metrics_extra {
 	uint64_t partial; /* records with a missed transition or cut at exit */
 	uint64_t k_tw, k_tw_killed, k_tw_recycled, k_tw_overflow; /* TcpExt counters */
 	uint64_t k_tw_live; /* /proc/net/sockstat tw: alive now */
+	bool have_endpoints; /* the state gauges below are kept */
+	int64_t endpoints[GAUGE_SLOTS]; /* endpoints per TCP state now, by state number */
 };
 
 /*
@@ -46,6 +48,8 @@ uint16_t metrics_port(const struct metrics *m);
  * mutex held only to bump counters, never while formatting or sending.
  */
 void metrics_add(struct metrics *m, const struct conn *c);
+/* Count one reset (an EV_RST event), ours or not: tcpphase_resets_total. */
+void metrics_add_reset(struct metrics *m, const struct event *e);
 /* Count the parts of c as they become known (see summary_add_parts). */
 void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int parts);
 /* Replace the caller-owned counters with *x. */

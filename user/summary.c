@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "format.h"
+#include "resetstats.h"
 #include "summary.h"
 
 /*
@@ -60,6 +61,7 @@ struct summary {
 	struct group *groups[SUMMARY_MAX_GROUPS];
 	int n_groups;
 	struct group *other;
+	struct rst_counts resets; /* every reset seen, ours or not */
 };
 
 static const char *const phase_names[SP_MAX] = {
@@ -476,6 +478,17 @@ void summary_reset(struct summary *s)
 	memset(s->tw_ends, 0, sizeof(s->tw_ends));
 	for (int p = 0; p < SP_MAX; p++)
 		phist_init(&s->total[p]);
+	memset(&s->resets, 0, sizeof(s->resets));
+}
+
+void summary_add_reset(struct summary *s, const struct event *e)
+{
+	rst_counts_add(&s->resets, e);
+}
+
+const struct rst_counts *summary_resets(const struct summary *s)
+{
+	return &s->resets;
 }
 
 void summary_free(struct summary *s)
@@ -751,6 +764,7 @@ void summary_print(const struct summary *s, FILE *f, double interval_s)
 		tw[e - TWE_EXPIRED] = s->tw_ends[e];
 	}
 	print_counts(f, "tw_end", tw_names, tw, TWE_IN_PROGRESS);
+	rst_counts_print(&s->resets, f);
 	fputc('\n', f);
 	print_header(f);
 	for (int p = 0; p < SP_MAX; p++) {

@@ -129,6 +129,10 @@ void summary_print_json(const struct summary *s, FILE *f, double interval_s, uin
 
 /* Forget every record (keeps by and top_n): for one summary per interval. */
 void summary_reset(struct summary *s);
+/* Count one reset (an EV_RST event), ours or not. */
+void summary_add_reset(struct summary *s, const struct event *e);
+struct rst_counts;
+const struct rst_counts *summary_resets(const struct summary *s);
 void summary_free(struct summary *s);
 
 #endif /* __SUMMARY_H */

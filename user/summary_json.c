@@ -9,6 +9,7 @@
 
 #include "format.h"
 #include "json.h"
+#include "resetstats.h"
 #include "summary.h"
 
 static void stats_members(struct json *j, const struct sum_stats *st)
@@ -104,6 +105,7 @@ void summary_print_json(const struct summary *s, FILE *f, double interval_s, uin
 	for (int e = TWE_EXPIRED; e <= TWE_IN_PROGRESS; e++)
 		json_ku64(&j, tw_end_name(e), c.tw_ends[e]);
 	json_close(&j, '}');
+	rst_counts_json(summary_resets(s), &j);
 	json_open(&j, "phases", '[');
 	for (int p = 0; p < SP_MAX; p++) {
 		struct sum_stats st;

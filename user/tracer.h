@@ -42,6 +42,8 @@ struct tracer {
 	struct metrics *metrics;
 	struct recorder *recorder;
 	struct kcounters k0;
+	bool gauges; /* the state gauges are kept (--metrics, --summary) */
+	int64_t gauge_base[GAUGE_SLOTS]; /* sockets per state when tracing began */
 	uint64_t reported_loss;
 	uint64_t last_summary;
 	int rec_err; /* first recorder error, -errno */
@@ -68,6 +70,8 @@ void record_event(struct tracer *t, const struct event *e);
 
 /* bpfsetup.c: open -> configure -> load -> attach; 0, or -1 with the reason printed */
 int start_bpf(struct tracer *t);
+/* Name the running kernel's reset reasons from its BTF (rstreason.h), for -r. */
+void rst_reasons_load(void);
 /* Read one tw sock with probe_tw: 0, or -errno (-ENOENT: no longer that tw sock). */
 int probe_tw(struct tracer *t, uint64_t tw, uint8_t *substate, __u64 *expires_ns);
 
