@@ -55,6 +55,7 @@ struct stuck {
 	uint8_t family;
 	const uint8_t *laddr, *raddr;
 	uint16_t lport, rport;
+	uint64_t cgroup; /* 0: unknown */
 };
 
 /* One --stuck line on f (a text line, or JSON with o->json); now_ns: monotonic. */

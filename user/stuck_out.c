@@ -14,7 +14,7 @@
 /* clang-format off */
 #define ST_COLUMNS(C) \
 	C(time) C(state) C(stuck_us) C(pid) C(comm) C(netns) \
-	C(family) C(laddr) C(lport) C(raddr) C(rport)
+	C(family) C(laddr) C(lport) C(raddr) C(rport) C(cgroup) C(workload)
 /* clang-format on */
 
 enum { ST_COLUMNS(COL_ENUM) ST_NCOLS };
@@ -23,7 +23,7 @@ const struct columns stuck_cols = { st_names, ST_NCOLS };
 
 static void stuck_json(struct out *o, FILE *f, const struct stuck *s, uint64_t now_ns)
 {
-	char t[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN];
+	char t[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], cg[24];
 	struct row r;
 
 	row_init(&r, &stuck_cols);
@@ -41,6 +41,8 @@ static void stuck_json(struct out *o, FILE *f, const struct stuck *s, uint64_t n
 	row_u64(&r, COL_lport, s->lport);
 	row_str(&r, COL_raddr, format_addr(ra, sizeof(ra), s->family, s->raddr));
 	row_u64(&r, COL_rport, s->rport);
+	row_str(&r, COL_cgroup, cg_shown(o->cg, s->cgroup, cg, sizeof(cg)));
+	row_str(&r, COL_workload, o->cg ? cg_workload(o->cg, s->cgroup) : NULL);
 	row_write(&r, f, true);
 }
 
@@ -48,6 +50,7 @@ void stuck_print(struct out *o, FILE *f, const struct stuck *s, uint64_t now_ns)
 {
 	char la[ADDRPORT_STRLEN], ra[ADDRPORT_STRLEN], pid[16];
 	const char *p = s->pid ? pid : "-", *comm = s->pid ? s->comm : "-";
+	const char *wl = o->cg ? cg_workload(o->cg, s->cgroup) : NULL;
 
 	if (o->json) {
 		stuck_json(o, f, s, now_ns);
@@ -60,6 +63,7 @@ void stuck_print(struct out *o, FILE *f, const struct stuck *s, uint64_t now_ns)
 		fprintf(f, "STUCK %-10s for ? s (open before tracing): pid %s %s %s -> %s\n",
 			state_name(s->state), p, comm, la, ra);
 	else
-		fprintf(f, "STUCK %-10s for %.1f s: pid %s %s %s -> %s netns %u\n",
-			state_name(s->state), s->age_ns / 1e9, p, comm, la, ra, s->netns);
+		fprintf(f, "STUCK %-10s for %.1f s: pid %s %s %s -> %s netns %u%s%s\n",
+			state_name(s->state), s->age_ns / 1e9, p, comm, la, ra, s->netns,
+			wl ? " workload " : "", wl ? wl : "");
 }

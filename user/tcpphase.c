@@ -184,6 +184,7 @@ static void print_stuck(void *ctx, struct conn *c, int state, uint64_t age_ns)
 			   .pid = c->pid,
 			   .comm = c->comm,
 			   .netns = c->netns,
+			   .cgroup = c->cgroup,
 			   .family = c->family,
 			   .laddr = c->laddr,
 			   .raddr = c->raddr,
