@@ -92,7 +92,8 @@ void rst_counts_prom(const struct rst_counts *rc, FILE *f)
 	for (int dir = RST_SENT; dir <= RST_RECEIVED; dir++)
 		for (int r = 0; r < RST_NREASONS; r++)
 			if (rc->n[dir][r] || r == RST_REASON_NAMES)
-				fprintf(f, "tcpphase_resets_total{direction=\"%s\",reason=\"%s\"} %llu\n",
+				fprintf(f,
+					"tcpphase_resets_total{direction=\"%s\",reason=\"%s\"} %llu\n",
 					rst_dir_name(dir), rst_slot_name(r, buf, sizeof(buf)),
 					(unsigned long long)rc->n[dir][r]);
 	fprintf(f, "# HELP tcpphase_resets_by_socket_total TCP resets by the socket they came "
@@ -100,7 +101,8 @@ void rst_counts_prom(const struct rst_counts *rc, FILE *f)
 		   "# TYPE tcpphase_resets_by_socket_total counter\n");
 	for (int k = 0; k < RSOCK_MAX; k++)
 		for (int dir = RST_SENT; dir <= RST_RECEIVED; dir++)
-			fprintf(f, "tcpphase_resets_by_socket_total{socket=\"%s\",direction=\"%s\"} %llu\n",
+			fprintf(f,
+				"tcpphase_resets_by_socket_total{socket=\"%s\",direction=\"%s\"} %llu\n",
 				rst_sock_name(k), rst_dir_name(dir),
 				(unsigned long long)rc->sock[k][dir]);
 }
