@@ -15,7 +15,7 @@ from netlab import SingleNs
 # --stuck and --summary have no CSV form: their keys as the man page lists them
 STUCK_KEYS = ["time", "state", "stuck_us", "pid", "comm", "netns", "family", "laddr", "lport",
               "raddr", "rport", "cgroup", "workload"]
-SUMMARY_KEYS = ["time", "interval_s", "connections", "partial", "results", "tw_end", "phases",
+SUMMARY_KEYS = ["time", "interval_s", "connections", "partial", "results", "tw_end", "resets", "phases",
                 "by", "groups_total", "groups"]
 
 # a client whose comm is whatever bytes a task may name itself
