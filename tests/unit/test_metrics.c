@@ -191,6 +191,8 @@ static void test_render(void)
 			{ "tcpphase_time_wait_seconds", "histogram" },
 			{ "tcpphase_connections_total", "counter" },
 			{ "tcpphase_time_wait_end_total", "counter" },
+			{ "tcpphase_resets_total", "counter" },
+			{ "tcpphase_resets_by_socket_total", "counter" },
 			{ "tcpphase_events_total", "counter" },
 			{ "tcpphase_lost_events_total", "counter" },
 			{ "tcpphase_rescued_events_total", "counter" },
@@ -209,7 +211,7 @@ static void test_render(void)
 			snprintf(line, sizeof(line), "# HELP %s ", fams[i][0]);
 			ASSERT_EQ(count_lines(t, line), 1, fams[i][0]);
 		}
-		ASSERT_EQ(count_lines(t, "# TYPE "), 15, "families");
+		ASSERT_EQ(count_lines(t, "# TYPE "), 17, "families");
 		ASSERT_EQ(t[strlen(t) - 1], '\n', "ends with a newline");
 	}
 	if (SUBTEST("buckets")) {
@@ -289,9 +291,8 @@ static void test_render(void)
 		ASSERT_NULL(strstr(t, "lport"), "lport");
 	}
 	if (SUBTEST("label set")) {
-		static const char *const keys[] = {
-			"role", "result", "phase", "end", "reason", "le"
-		};
+		static const char *const keys[] = { "role",   "result", "phase",     "end",
+						    "reason", "le",	"direction", "socket" };
 		int lines = 0;
 
 		for (const char *p = t; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
