@@ -31,6 +31,8 @@ const volatile __u64 wakeup_bytes = 0;
 const volatile bool aggregate = false;
 /* Live outputs (summary, metrics, --open): send a slot's steps at ESTABLISHED too. */
 const volatile bool live = false;
+/* Keep the state gauges (state_gauge): with --metrics or --summary. */
+const volatile bool gauges = false;
 const volatile __u32 slot_bits = 10;
 const volatile __u32 agg_ring_bits = 9; /* records per CPU: 1 << agg_ring_bits */
 

@@ -195,4 +195,29 @@ struct {
 	__type(value, __u64);
 } scratch SEC(".maps");
 
+/*
+ * The state gauges (with --metrics or --summary): one count per TCP state
+ * per CPU, moved by the state hook and the timer hooks (gauges.bpf.h);
+ * user space sums and reads them. Lives as long as tracing.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GAUGE_SLOTS);
+	__type(key, __u32);
+	__type(value, __s64);
+} state_gauge SEC(".maps");
+
+/*
+ * Each tw sock counted in the gauges, with the substate it was counted
+ * under (an orphan's FIN_WAIT2 or TIME_WAIT): an entry from its timer's
+ * first arming to its end (gauges.bpf.h). Full: counted (CNT_GAUGE_FULL).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used: sized by user space */
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u8);
+} tw_gauge SEC(".maps");
+
 #endif /* __MAPS_BPF_H */

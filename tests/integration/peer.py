@@ -86,8 +86,11 @@ def burst_server(ls, args):
 
 def burst_client(fam, args):
     """args.count connections, args.conc at a time: connect, send a byte, close."""
-    def one(_):
+    def one(i):
         with socket.socket(fam, socket.SOCK_STREAM) as s:
+            if args.bind_base:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("", args.bind_base + i))
             s.settimeout(args.timeout)
             s.connect((args.host, args.port))
             s.send(b"x")
@@ -106,6 +109,8 @@ def main():
     p.add_argument("--go", help="close once this file exists")
     p.add_argument("--linger0", action="store_true")
     p.add_argument("--bind-port", type=int, default=0)
+    p.add_argument("--bind-base", type=int, default=0,
+                   help="burst client: connection i binds local port BIND_BASE + i")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("--accept-delay", type=float, default=0.0)
     p.add_argument("--wait", help="client: connect() once this file exists")
