@@ -65,10 +65,12 @@ int cg_find_mount(const char *mountinfo, char *out, size_t len)
 		size_t o = 0;
 
 		for (size_t i = 0; mp[i]; i++) {
-			if (mp[i] == '\\' && mp[i + 1] >= '0' && mp[i + 1] <= '3' && mp[i + 2] &&
-			    mp[i + 3]) {
-				out[o++] = (char)((mp[i + 1] - '0') << 6 | (mp[i + 2] - '0') << 3 |
-						  (mp[i + 3] - '0'));
+			if (mp[i] == '\\' && mp[i + 1] >= '0' && mp[i + 1] <= '3' &&
+			    mp[i + 2] >= '0' && mp[i + 2] <= '7' && mp[i + 3] >= '0' &&
+			    mp[i + 3] <= '7') {
+				out[o++] = (char)((unsigned int)(mp[i + 1] - '0') << 6 |
+						  (unsigned int)(mp[i + 2] - '0') << 3 |
+						  (unsigned int)(mp[i + 3] - '0'));
 				i += 3;
 			} else {
 				out[o++] = mp[i];

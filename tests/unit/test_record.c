@@ -1049,7 +1049,8 @@ static void test_versions(void)
 	if (SUBTEST("version 1 read, cgroup 0")) {
 		uint8_t *v1 = malloc(len);
 
-		if (ASSERT_OK_PTR(v1, "copy")) {
+		ASSERT_OK_PTR(v1, "copy");
+		if (v1) {
 			memcpy(v1, buf, len);
 			v1[8] = 1;
 			v1[16] = 120; /* version 1's event size */

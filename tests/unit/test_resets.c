@@ -40,8 +40,14 @@ static struct conntable *table(void)
 
 static struct event st(uint64_t ts, uint64_t sk, int old, int new, int err)
 {
-	struct event e = { .ts_ns = ts, .type = EV_STATE, .id = sk, .family = AF_INET,
-			   .oldstate = old, .newstate = new, .err = err, .sport = 40000,
+	struct event e = { .ts_ns = ts,
+			   .type = EV_STATE,
+			   .id = sk,
+			   .family = AF_INET,
+			   .oldstate = old,
+			   .newstate = new,
+			   .err = err,
+			   .sport = 40000,
 			   .dport = 80 };
 
 	return e;
@@ -49,8 +55,14 @@ static struct event st(uint64_t ts, uint64_t sk, int old, int new, int err)
 
 static struct event rst(uint64_t ts, uint64_t sk, int state, int dir, uint32_t reason)
 {
-	struct event e = { .ts_ns = ts, .type = EV_RST, .id = sk, .family = AF_INET,
-			   .oldstate = state, .newstate = dir, .retrans = reason, .sport = 40000,
+	struct event e = { .ts_ns = ts,
+			   .type = EV_RST,
+			   .id = sk,
+			   .family = AF_INET,
+			   .oldstate = state,
+			   .newstate = dir,
+			   .retrans = reason,
+			   .sport = 40000,
 			   .dport = 80 };
 
 	return e;
