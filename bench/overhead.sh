@@ -52,7 +52,9 @@
 #   -o DIR     results (default bench/.output/results/<timestamp>)
 #   -s DIR     only print the summary of the run in DIR again
 #   -h         this help
-# Environment: TCPPHASE (default ../tcpphase), PEERS (directory of tcplife
+# Environment: TCPPHASE (default ../tcpphase), TCPPHASE_OLD (another build,
+# run as old-csv and old-metrics beside tcpphase-csv and tcpphase-metrics:
+# a change measured side by side), PEERS (directory of tcplife
 # and tcpstates, default /usr/sbin), KEEP_OUTPUT=1 keeps every tracer's full
 # output (default: the first 20 lines).
 #
@@ -277,8 +279,16 @@ PROGS=$OUT/programs.csv
 declare -A ROWS FMT
 CHANGES=10
 [ "$RST" = 1 ] && CHANGES=6
-CONFIGS=(none tcpphase-csv tcpphase-csv-noagg tcpphase-events tcpphase-table)
+CONFIGS=(none tcpphase-csv tcpphase-csv-noagg tcpphase-events tcpphase-table
+	tcpphase-metrics)
 ROWS[tcpphase-csv]=2 FMT[tcpphase-csv]=lifecycle-csv
+ROWS[tcpphase-metrics]=2 FMT[tcpphase-metrics]=lifecycle-csv
+# TCPPHASE_OLD: another build (say, main before a change), side by side
+if [ -n "${TCPPHASE_OLD:-}" ]; then
+	CONFIGS+=(old-csv old-metrics)
+	ROWS[old-csv]=2 FMT[old-csv]=lifecycle-csv
+	ROWS[old-metrics]=2 FMT[old-metrics]=lifecycle-csv
+fi
 ROWS[tcpphase-csv-noagg]=2 FMT[tcpphase-csv-noagg]=lifecycle-csv
 ROWS[tcpphase-events]=$CHANGES FMT[tcpphase-events]=events-csv
 ROWS[tcpphase-table]=2 FMT[tcpphase-table]=table
@@ -306,6 +316,13 @@ start_tracer() {	# NAME OUTFILE ERRFILE; sets TRACER_PID
 		;;
 	tcpphase-events) "${DEFSIG[@]}" "$TCPPHASE" -e --csv >"$2" 2>"$3" </dev/null & ;;
 	tcpphase-table) "${DEFSIG[@]}" "$TCPPHASE" >"$2" 2>"$3" </dev/null & ;;
+	tcpphase-metrics)
+		"${DEFSIG[@]}" "$TCPPHASE" --csv --metrics 127.0.0.1:19479 >"$2" 2>"$3" </dev/null &
+		;;
+	old-csv) "${DEFSIG[@]}" "$TCPPHASE_OLD" --csv >"$2" 2>"$3" </dev/null & ;;
+	old-metrics)
+		"${DEFSIG[@]}" "$TCPPHASE_OLD" --csv --metrics 127.0.0.1:19479 >"$2" 2>"$3" </dev/null &
+		;;
 	tcplife | tcpstates) "${DEFSIG[@]}" "$PEERS/$1" >"$2" 2>"$3" </dev/null & ;;
 	esac
 	TRACER_PID=$!
@@ -351,7 +368,7 @@ wait_ready() {
 	local name=$1 pid=$2 out=$3 t=0 ids prev="" stable=0 id loaded
 	while [ $t -lt $((READY_SECS * 10)) ]; do
 		kill -0 "$pid" 2>/dev/null || return 1
-		if [[ $name == tcpphase* ]]; then
+		if [[ $name == tcpphase* || $name == old-* ]]; then
 			[ -s "$out" ] && return 0
 		else
 			ids=$(prog_ids "$pid")
@@ -483,7 +500,7 @@ EOF
 # N rescued; ...); missed transitions N"); a peer: its "lost N events" lines.
 reported_losses() {	# NAME ERRFILE OUTFILE
 	local line f v out=""
-	if [[ $1 == tcpphase* ]]; then
+	if [[ $1 == tcpphase* || $1 == old-* ]]; then
 		line=$(grep -E '^tcpphase: .*; lost [0-9]+' "$2" | tail -n 1)
 		[ -n "$line" ] || { echo "? ? ? ?"; return; }
 		for f in 'lost ([0-9]+)' '\(([0-9]+) partial\)' 'missed transitions ([0-9]+)' \
