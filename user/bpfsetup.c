@@ -409,15 +409,20 @@ static int attach(struct tracer *t)
  */
 static void count_open_sockets(struct tracer *t)
 {
-	int n;
+	int n, denied;
 
 	if (!t->gauges || t->opts.pid || t->opts.n_cgroups)
 		return;
-	n = gauges_snapshot(t, t->gauge_base);
+	n = gauges_snapshot(t, t->gauge_base, &denied);
 	if (n < 0)
 		die_msg("warning: cannot count the sockets open at start (sock_diag: %s): "
 			"the state gauges count changes only",
 			strerror(-n));
+	else if (denied)
+		die_msg("warning: the state gauges count the sockets open at start in %d "
+			"network namespace%s; %d more could not be entered (CAP_SYS_ADMIN): "
+			"there they count changes only",
+			n, n == 1 ? "" : "s", denied);
 }
 
 /* open -> configure -> load -> attach; 0 or -1 with the reason printed. */

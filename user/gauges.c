@@ -108,57 +108,71 @@ static bool first_sight(ino_t ino, ino_t *seen, int *n)
 	return true;
 }
 
+/* What a snapshot saw of the namespaces: read, or not entered (no CAP_SYS_ADMIN). */
+struct ns_tally {
+	ino_t *seen;
+	int n_seen;
+	int n_read;
+	int n_denied;
+	bool moved; /* this thread left its own namespace */
+};
+
 /* Enter the netns at path (once per namespace) and count it. */
 static void count_at(const char *path, const struct options *o, int64_t base[GAUGE_SLOTS],
-		     ino_t *seen, int *n_seen, int *n_read)
+		     struct ns_tally *n)
 {
 	struct stat st;
 	int fd;
 
-	if (stat(path, &st) || !first_sight(st.st_ino, seen, n_seen))
+	if (stat(path, &st) || !first_sight(st.st_ino, n->seen, &n->n_seen))
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		n->n_denied++;
 		return;
-	if (!setns(fd, CLONE_NEWNET) && !count_netns(o, base))
-		(*n_read)++;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		n->n_denied++;
+	} else {
+		n->moved = true;
+		if (!count_netns(o, base))
+			n->n_read++;
+	}
 	close(fd);
 }
 
-int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS])
+int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS], int *denied)
 {
-	ino_t *seen = calloc(MAX_NETNS, sizeof(*seen));
-	int self, n_seen = 0, n_read = 0, err;
+	struct ns_tally n = { .seen = calloc(MAX_NETNS, sizeof(ino_t)) };
 	char path[300];
+	struct stat st;
 	struct dirent *d;
+	int self, err;
 	DIR *dir;
 
 	memset(base, 0, GAUGE_SLOTS * sizeof(*base));
-	if (!seen)
+	*denied = 0;
+	if (!n.seen)
 		return -ENOMEM;
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	/* our own namespace first: the one count that must succeed */
-	err = count_netns(&t->opts, base);
-	if (err || self < 0) {
-		free(seen);
+	err = self < 0 ? -errno : count_netns(&t->opts, base);
+	if (err) {
+		free(n.seen);
 		if (self >= 0)
 			close(self);
-		return err ? err : -errno;
+		return err;
 	}
-	n_read = 1;
-	{
-		struct stat st;
-
-		if (!fstat(self, &st))
-			first_sight(st.st_ino, seen, &n_seen);
-	}
+	n.n_read = 1;
+	if (!fstat(self, &st))
+		first_sight(st.st_ino, n.seen, &n.n_seen);
 	/* the others: named ones (ip netns) and those of every process */
 	dir = opendir("/var/run/netns");
 	while (dir && (d = readdir(dir))) {
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/var/run/netns/%s", d->d_name);
-		count_at(path, &t->opts, base, seen, &n_seen, &n_read);
+		count_at(path, &t->opts, base, &n);
 	}
 	if (dir)
 		closedir(dir);
@@ -167,15 +181,16 @@ int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS])
 		if (d->d_name[0] < '1' || d->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
-		count_at(path, &t->opts, base, seen, &n_seen, &n_read);
+		count_at(path, &t->opts, base, &n);
 	}
 	if (dir)
 		closedir(dir);
-	if (setns(self, CLONE_NEWNET))
+	if (n.moved && setns(self, CLONE_NEWNET))
 		err = -errno; /* cannot happen: it is where we were */
 	close(self);
-	free(seen);
-	return err ? err : n_read;
+	free(n.seen);
+	*denied = n.n_denied;
+	return err ? err : n.n_read;
 }
 
 /*

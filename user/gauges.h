@@ -24,9 +24,10 @@ struct tracer;
  * Count the TCP sockets of every reachable network namespace by state into
  * base[] (request socks as SYN_RECV, tw socks under their substate), with
  * tcpphase's port and family filters. Returns the namespaces read, or
- * -errno when not even our own could be.
+ * -errno when not even our own could be; *denied: those it could not enter
+ * (entering one needs CAP_SYS_ADMIN).
  */
-int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS]);
+int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS], int *denied);
 /* base[] plus what the programs counted since: 0 or -errno. */
 int gauges_read(struct tracer *t, const int64_t base[GAUGE_SLOTS], int64_t now[GAUGE_SLOTS]);
 

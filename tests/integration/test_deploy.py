@@ -219,4 +219,8 @@ def confined_metrics():
         tr.stop()
     assert "# TYPE tcpphase_handshake_seconds histogram" in text, text[:500]
     assert re.search(r"^tcpphase_kernel_tw_total \d+", text, re.M), text[:500]
-    assert "warning" not in tr.err, tr.err
+    # the one warning expected: other namespaces need CAP_SYS_ADMIN to enter
+    # for the state gauges' count at start
+    rest = [line for line in tr.err.splitlines() if "warning" in line
+            and "could not be entered (CAP_SYS_ADMIN)" not in line]
+    assert not rest, tr.err
