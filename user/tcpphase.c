@@ -307,11 +307,12 @@ static void periodic(struct tracer *t, uint64_t now)
 {
 	if (t->skel)
 		report_losses(t, false);
-	update_metrics(t);
-	if (t->opts.stuck_s > 0) {
+	/* an orphan's FIN_WAIT2 may end with no event: ask, for the live outputs too */
+	if (t->skel && (t->opts.stuck_s > 0 || t->summary || t->metrics))
 		probe_orphans(t, now);
+	update_metrics(t);
+	if (t->opts.stuck_s > 0)
 		ct_each_stuck(t->table, now, t->opts.stuck_s * 1e9, print_stuck, t);
-	}
 	interval_summary(t, now);
 }
 
