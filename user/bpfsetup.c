@@ -17,6 +17,7 @@
 #include "tracer.h"
 #include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -474,6 +475,12 @@ int start_bpf(struct tracer *t)
 		rec_header_init(&h);
 		h.wall_offset_ns = t->out.wall_offset_ns; /* one conversion for both */
 		t->recorder = recorder_open(t->opts.record_path, &h, err, sizeof(err));
+		if (t->recorder &&
+		    getrandom(&t->rec_key, sizeof(t->rec_key), 0) != sizeof(t->rec_key)) {
+			die_msg("-W: no random key to hide kernel addresses with: %s",
+				strerror(errno));
+			return -1;
+		}
 		if (!t->recorder) {
 			die_msg("-W: %s", err);
 			return -1;

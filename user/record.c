@@ -516,6 +516,36 @@ fail:
 	return NULL;
 }
 
+/*
+ * A kernel address as this recording names it: a keyed permutation of the
+ * 64-bit values (xor with the key, then splitmix64's finalizer, each step
+ * invertible), so two addresses never share a name and a replay keeps every
+ * identity, but the file says nothing of where the kernel's memory lies
+ * (KASLR). The top bit is cleared so that no name looks like a kernel
+ * address; a clash through it takes 2^63 tries. 0 (none) stays 0.
+ */
+uint64_t rec_pointer_name(uint64_t key, uint64_t ptr)
+{
+	uint64_t x = ptr ^ key;
+
+	if (!ptr)
+		return 0;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	x &= ~(1ULL << 63);
+	return x ? x : 1;
+}
+
+void rec_hide_pointers(struct event *e, uint64_t key)
+{
+	/* the socket, tw or request sock; aux: a tw sock or a listener */
+	e->id = rec_pointer_name(key, e->id);
+	if (e->type == EV_STATE || e->type == EV_REQ_START || e->type == EV_REQ_EXPIRE ||
+	    e->type == EV_REQ_CANCEL)
+		e->aux = rec_pointer_name(key, e->aux);
+}
+
 int recorder_write(struct recorder *r, const struct event *e)
 {
 	if (r->err)

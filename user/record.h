@@ -64,6 +64,14 @@ struct recorder *recorder_open(const char *path, const struct rec_header *h, cha
  * caller ignores SIGPIPE.
  */
 int recorder_write(struct recorder *r, const struct event *e);
+/*
+ * Recordings are made to be shared: the live tracer names the kernel
+ * addresses in an event (its sock, a tw sock, a listener) by a keyed
+ * permutation, a key per run, before recorder_write. rec_pointer_name is
+ * how key names ptr (0 stays 0); rec_hide_pointers renames e's.
+ */
+uint64_t rec_pointer_name(uint64_t key, uint64_t ptr);
+void rec_hide_pointers(struct event *e, uint64_t key);
 /* Hand the buffered events to the kernel (no fsync). 0 or -errno (ENOSPC, EPIPE...). */
 int recorder_flush(struct recorder *r);
 /*

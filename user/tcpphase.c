@@ -107,11 +107,14 @@ static void on_transition(void *ctx, const struct event *e, const struct conn *c
 
 void record_event(struct tracer *t, const struct event *e)
 {
+	struct event named = *e;
 	int err;
 
 	if (!t->recorder || t->rec_err)
 		return;
-	err = recorder_write(t->recorder, e);
+	/* no kernel address reaches the file: the replay needs identity only */
+	rec_hide_pointers(&named, t->rec_key);
+	err = recorder_write(t->recorder, &named);
 	if (err == -EINVAL)
 		t->rec_refused++; /* an event the format cannot hold: counted */
 	else if (err)

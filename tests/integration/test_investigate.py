@@ -157,6 +157,12 @@ def replay_equals_live():
         tr.stop()
     try:
         assert_eq("file mode", oct(os.stat(rec).st_mode & 0o777), "0o600")
+        # made to be shared: no kernel address in it (the upper, kernel half
+        # of the canonical x86-64 space), at any byte offset
+        data = open(rec, "rb").read()
+        for off in range(len(data) - 7):
+            v = int.from_bytes(data[off:off + 8], "little")
+            assert v < 0xffff800000000000, f"a kernel address at byte {off}: {v:#x}"
         os.chown(rec, 65534, 65534)  # replay needs no root: read it as nobody
         r = subprocess.run([TCPPHASE, "-r", rec, "--csv"], capture_output=True, text=True,
                            timeout=30,
