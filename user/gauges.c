@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 
 #include "bpfstats.h"
 #include "gauges.h"
+#include "sockdiag.h"
 #include "tcpphase.skel.h"
 #include "tracer.h"
 
@@ -39,60 +39,39 @@ static bool port_in(uint16_t port, const uint16_t *list, int n)
 	return false;
 }
 
-/* One inet_diag dump of family in the current netns, counted into base[]. */
-static int count_family(int fd, int family, const struct options *o, int64_t base[GAUGE_SLOTS])
+/* What a count of one namespace's sockets needs. */
+struct count_ctx {
+	const struct options *o;
+	int64_t *base;
+};
+
+/* One socket of a dump into base[], if the port filters take it. */
+static int count_one(const struct inet_diag_msg *m, void *ctx)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = {
-		.nlh = { .nlmsg_len = sizeof(msg),
-			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.req = { .sdiag_family = family,
-			 .sdiag_protocol = IPPROTO_TCP,
-			 .idiag_states = ~0U & ~(1U << TS_CLOSE) },
-	};
-	static char buf[32768];
+	struct count_ctx *c = ctx;
+	int st = m->idiag_state == TS_NEW_SYN_RECV ? TS_SYN_RECV : m->idiag_state;
 
-	if (send(fd, &msg, sizeof(msg), 0) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t len = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-
-		if (len < 0)
-			return -errno;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			struct inet_diag_msg *m = NLMSG_DATA(h);
-			int st;
-
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -EPROTO;
-			st = m->idiag_state == TS_NEW_SYN_RECV ? TS_SYN_RECV : m->idiag_state;
-			if (st <= 0 || st >= GAUGE_SLOTS ||
-			    !port_in(ntohs(m->id.idiag_sport), o->lports, o->n_lports) ||
-			    !port_in(ntohs(m->id.idiag_dport), o->rports, o->n_rports))
-				continue;
-			base[st]++;
-		}
-	}
+	if (st > 0 && st < GAUGE_SLOTS &&
+	    port_in(ntohs(m->id.idiag_sport), c->o->lports, c->o->n_lports) &&
+	    port_in(ntohs(m->id.idiag_dport), c->o->rports, c->o->n_rports))
+		c->base[st]++;
+	return 0;
 }
 
 /* Count the current netns's TCP sockets into base[]: 0 or -errno. */
 static int count_netns(const struct options *o, int64_t base[GAUGE_SLOTS])
 {
+	const uint32_t all = ~0U & ~(1U << TS_CLOSE);
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	struct count_ctx c = { o, base };
 	int err = 0;
 
 	if (fd < 0)
 		return -errno;
 	if (o->family != AF_INET6)
-		err = count_family(fd, AF_INET, o, base);
+		err = sockdiag_dump(fd, AF_INET, all, count_one, &c);
 	if (!err && o->family != AF_INET)
-		err = count_family(fd, AF_INET6, o, base);
+		err = sockdiag_dump(fd, AF_INET6, all, count_one, &c);
 	close(fd);
 	return err;
 }

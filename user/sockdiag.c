@@ -22,7 +22,7 @@
 #define TS_FIN_WAIT2 5
 #define TS_CLOSE_WAIT 8
 
-static int dump_family(int fd, int family, struct diag_sock **out, size_t *n, size_t *cap)
+int sockdiag_dump(int fd, int family, uint32_t states, sockdiag_fn each, void *ctx)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -33,7 +33,7 @@ static int dump_family(int fd, int family, struct diag_sock **out, size_t *n, si
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
 		.req = { .sdiag_family = family,
 			 .sdiag_protocol = IPPROTO_TCP,
-			 .idiag_states = (1 << TS_CLOSE_WAIT) | (1 << TS_FIN_WAIT2) },
+			 .idiag_states = states },
 	};
 	static char buf[32768];
 
@@ -42,37 +42,53 @@ static int dump_family(int fd, int family, struct diag_sock **out, size_t *n, si
 	for (;;) {
 		ssize_t len = recv(fd, buf, sizeof(buf), 0);
 		struct nlmsghdr *h;
+		int err;
 
 		if (len < 0)
 			return -errno;
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			struct inet_diag_msg *m = NLMSG_DATA(h);
-			struct diag_sock *d;
-
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR)
 				return -EPROTO;
-			if (*n == *cap) {
-				size_t ncap = *cap ? 2 * *cap : 64;
-				void *p = realloc(*out, ncap * sizeof(**out));
-
-				if (!p)
-					return -ENOMEM;
-				*out = p;
-				*cap = ncap;
-			}
-			d = &(*out)[(*n)++];
-			memset(d, 0, sizeof(*d));
-			d->family = m->idiag_family;
-			d->state = m->idiag_state;
-			d->lport = ntohs(m->id.idiag_sport);
-			d->rport = ntohs(m->id.idiag_dport);
-			memcpy(d->laddr, m->id.idiag_src, family == AF_INET6 ? 16 : 4);
-			memcpy(d->raddr, m->id.idiag_dst, family == AF_INET6 ? 16 : 4);
-			d->inode = m->idiag_inode;
+			err = each(NLMSG_DATA(h), ctx);
+			if (err)
+				return err;
 		}
 	}
+}
+
+/* The stuck sockets found so far (a growing array). */
+struct stuck_list {
+	struct diag_sock *s;
+	size_t n, cap;
+};
+
+static int add_stuck(const struct inet_diag_msg *m, void *ctx)
+{
+	struct stuck_list *l = ctx;
+	int alen = m->idiag_family == AF_INET6 ? 16 : 4;
+	struct diag_sock *d;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? 2 * l->cap : 64;
+		void *p = realloc(l->s, ncap * sizeof(*l->s));
+
+		if (!p)
+			return -ENOMEM;
+		l->s = p;
+		l->cap = ncap;
+	}
+	d = &l->s[l->n++];
+	memset(d, 0, sizeof(*d));
+	d->family = m->idiag_family;
+	d->state = m->idiag_state;
+	d->lport = ntohs(m->id.idiag_sport);
+	d->rport = ntohs(m->id.idiag_dport);
+	memcpy(d->laddr, m->id.idiag_src, alen);
+	memcpy(d->raddr, m->id.idiag_dst, alen);
+	d->inode = m->idiag_inode;
+	return 0;
 }
 
 /* Name the owner of each socket inode from /proc/<pid>/fd links. */
@@ -129,24 +145,25 @@ static void find_owners(struct diag_sock *s, size_t n)
 
 int sockdiag_stuck(struct diag_sock **out, size_t *n)
 {
+	const uint32_t states = (1 << TS_CLOSE_WAIT) | (1 << TS_FIN_WAIT2);
 	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	size_t cap = 0;
+	struct stuck_list l = { 0 };
 	int err;
 
 	*out = NULL;
 	*n = 0;
 	if (fd < 0)
 		return -errno;
-	err = dump_family(fd, AF_INET, out, n, &cap);
+	err = sockdiag_dump(fd, AF_INET, states, add_stuck, &l);
 	if (!err)
-		err = dump_family(fd, AF_INET6, out, n, &cap);
+		err = sockdiag_dump(fd, AF_INET6, states, add_stuck, &l);
 	close(fd);
 	if (err) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
+		free(l.s);
 		return err;
 	}
-	find_owners(*out, *n);
+	find_owners(l.s, l.n);
+	*out = l.s;
+	*n = l.n;
 	return 0;
 }

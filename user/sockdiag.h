@@ -23,4 +23,14 @@ struct diag_sock {
 /* *out is malloc'ed (free it), *n entries. 0 or -errno. */
 int sockdiag_stuck(struct diag_sock **out, size_t *n);
 
+struct inet_diag_msg;
+/* Called for each socket of a dump; non-zero (-errno) stops it. */
+typedef int (*sockdiag_fn)(const struct inet_diag_msg *m, void *ctx);
+/*
+ * One inet_diag dump of family's TCP sockets in the states of mask states
+ * (1 << TCP state), on NETLINK_SOCK_DIAG socket fd: each(m, ctx) per
+ * socket. 0 or -errno.
+ */
+int sockdiag_dump(int fd, int family, uint32_t states, sockdiag_fn each, void *ctx);
+
 #endif /* __SOCKDIAG_H */
