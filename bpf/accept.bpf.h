@@ -63,16 +63,8 @@ static __always_inline int handle_accept(long fd)
 	e = event_reserve();
 	if (!e)
 		return 0;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->type = EV_ACCEPT;
-	e->id = (__u64)sk;
-	e->flags = 0;
-	e->cpu = bpf_get_smp_processor_id();
+	event_init(e, EV_ACCEPT, (__u64)sk, bpf_ktime_get_ns(), 0);
 	e->oldstate = e->newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
-	e->aux = 0;
-	e->err = 0;
-	e->tx_bytes = e->rx_bytes = 0;
-	e->retrans = e->srtt_us = 0;
 	read_common(e, &v, netns_inum_probed((const struct net *)v.net));
 	fill_task(e);
 	event_submit(e);

@@ -193,6 +193,21 @@ static __always_inline void read_common(struct event *e, const struct skc_view *
 	__builtin_memcpy(e->daddr, v->daddr, sizeof(e->daddr));
 }
 
+/*
+ * Start an event: every field zero, so that a field struct event gains is
+ * zero wherever no hook sets it (never stale ring-buffer bytes), then what
+ * every event has.
+ */
+static __always_inline void event_init(struct event *e, __u8 type, __u64 id, __u64 ts, __u8 flags)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = ts;
+	e->type = type;
+	e->id = id;
+	e->flags = flags;
+	e->cpu = bpf_get_smp_processor_id();
+}
+
 static __always_inline void fill_task(struct event *e)
 {
 	e->pid = bpf_get_current_pid_tgid() >> 32;

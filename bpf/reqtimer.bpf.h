@@ -14,20 +14,10 @@ static __always_inline void fill_req(struct event *e, struct request_sock *req,
 {
 	if (BPF_CORE_READ_BITFIELD_PROBED(req, syncookie))
 		flags |= EVF_SYNCOOKIE;
-	e->ts_ns = ts;
-	e->type = type;
-	e->id = (__u64)req;
-	e->flags = flags;
-	e->cpu = bpf_get_smp_processor_id();
-	e->oldstate = 0;
+	event_init(e, type, (__u64)req, ts, flags);
 	e->newstate = TCP_NEW_SYN_RECV;
 	e->aux = (__u64)BPF_CORE_READ(req, __req_common.skc_listener);
 	e->retrans = BPF_CORE_READ(req, num_retrans);
-	e->pid = 0;
-	e->comm[0] = 0;
-	e->err = 0;
-	e->tx_bytes = e->rx_bytes = 0;
-	e->srtt_us = 0;
 	read_common(e, v, netns);
 }
 

@@ -82,12 +82,7 @@ static __always_inline int handle_reset(const struct sock *sk, const struct sk_b
 	e = event_reserve();
 	if (!e)
 		return 0;
-	/* rare: clear it all, whatever fields struct event gains */
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
-	e->type = EV_RST;
-	e->id = id;
-	e->cpu = bpf_get_smp_processor_id();
+	event_init(e, EV_RST, id, bpf_ktime_get_ns(), 0);
 	e->oldstate = state;
 	e->newstate = dir;
 	e->retrans = reason;

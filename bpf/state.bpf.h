@@ -89,14 +89,9 @@ static __always_inline void send_tw_start(const struct tw_link *l, __u64 tw, con
 
 	if (!e)
 		return;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = l->start_ns;
-	e->type = EV_TW_START;
-	e->flags = EVF_FIRST_ARM;
-	e->id = tw;
+	event_init(e, EV_TW_START, tw, l->start_ns, EVF_FIRST_ARM);
 	e->aux = l->expires_ns;
 	e->newstate = l->substate;
-	e->cpu = bpf_get_smp_processor_id();
 	e->sport = sport;
 	e->dport = dport;
 	e->cgroup = sock_cgroup_id(sk);
@@ -197,31 +192,20 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	e = event_reserve();
 	if (!e)
 		return 0;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->type = EV_STATE;
-	e->id = skp;
-	e->flags = flags;
-	e->cpu = bpf_get_smp_processor_id();
+	event_init(e, EV_STATE, skp, bpf_ktime_get_ns(), flags);
 	e->oldstate = oldstate;
 	e->newstate = newstate;
 	e->sport = sport;
 	e->dport = dport;
 	e->aux = tw;
-	e->pid = 0;
-	e->comm[0] = 0;
 	e->err = sk->sk_err;
 	e->cgroup = sock_cgroup_id(sk);
 	read_sock(e, sk);
 	if (proc)
 		fill_task(e);
-
 	/* Byte and retransmit counts matter when a phase ends. */
-	if (newstate == TCP_CLOSE || newstate == TCP_ESTABLISHED || oldstate == TCP_ESTABLISHED) {
+	if (newstate == TCP_CLOSE || newstate == TCP_ESTABLISHED || oldstate == TCP_ESTABLISHED)
 		read_counters(e, tp);
-	} else {
-		e->tx_bytes = e->rx_bytes = 0;
-		e->retrans = e->srtt_us = 0;
-	}
 	event_submit(e);
 	return 0;
 }

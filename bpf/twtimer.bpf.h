@@ -103,19 +103,9 @@ static __always_inline int handle_tw_timer(struct inet_timewait_sock *tw, int ty
 		if (!e)
 			return 0;
 	}
-	e->ts_ns = now;
-	e->type = type;
-	e->id = (__u64)tw;
-	e->flags = flags;
-	e->cpu = bpf_get_smp_processor_id();
-	e->oldstate = 0;
+	event_init(e, type, (__u64)tw, now, flags);
 	e->newstate = substate;
 	e->aux = expires_ns;
-	e->pid = 0;
-	e->comm[0] = 0;
-	e->err = 0;
-	e->tx_bytes = e->rx_bytes = 0;
-	e->retrans = e->srtt_us = 0;
 	read_common(e, &v, netns);
 	if (r)
 		ring_publish(r, pos);
