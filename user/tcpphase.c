@@ -354,8 +354,10 @@ static int run(struct tracer *t)
 			aggring_release(t);
 		}
 		if (err < 0 && err != -EINTR) {
+			/* fatal: write what was read, then exit 1 (main) */
 			die_msg("ring buffer: %s", strerror(-err));
-			return 0;
+			t->rb_err = err;
+			break;
 		}
 		now = now_ns(CLOCK_MONOTONIC);
 		ct_tick(t->table, now);
@@ -555,7 +557,8 @@ int main(int argc, char **argv)
 	} else if (err) {
 		die_msg("write error: %s", strerror(err));
 	} else {
-		status = 0;
+		/* a ring-buffer failure ended tracing: what was read is out, but 1 */
+		status = t.rb_err ? 1 : 0;
 		report_losses(&t, true);
 		report_kcounters(&t);
 	}

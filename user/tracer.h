@@ -47,6 +47,7 @@ struct tracer {
 	uint64_t reported_loss;
 	uint64_t last_summary;
 	int rec_err; /* first recorder error, -errno */
+	int rb_err; /* the ring buffer failed (-errno): tracing ended, exit status 1 */
 	uint64_t rec_key; /* names the kernel addresses in the recording (random) */
 	uint64_t rec_refused; /* events the recording format refused */
 	struct reorder *reorder; /* records from both ways, back in time order */
