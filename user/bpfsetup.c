@@ -367,7 +367,9 @@ static int attach(struct tracer *t)
 
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		const char *name = bpf_program__name(prog);
-		bool optional = !strncmp(name, "exit_accept", 11);
+		/* the skeleton names each program: no name strings to match */
+		bool optional = prog == t->skel->progs.exit_accept ||
+				prog == t->skel->progs.exit_accept4;
 
 		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog))
 			continue;
