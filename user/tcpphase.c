@@ -200,17 +200,29 @@ static void print_stuck(void *ctx, struct conn *c, int state, uint64_t age_ns)
 	stuck_print(&t->out, t->opts.csv ? stderr : t->out.f, &s, now_ns(CLOCK_MONOTONIC));
 }
 
+/* The orphans' tw socks, gathered before any is fed back to the table. */
 struct orphans {
-	uint64_t tw[256];
-	int n;
+	uint64_t *tw;
+	int n, cap;
+	bool short_of_memory;
 };
 
 static void collect_orphan(void *ctx, uint64_t tw)
 {
 	struct orphans *o = ctx;
 
-	if (o->n < (int)(sizeof(o->tw) / sizeof(o->tw[0])))
-		o->tw[o->n++] = tw;
+	if (o->n == o->cap) {
+		int cap = o->cap ? 2 * o->cap : 256;
+		uint64_t *p = realloc(o->tw, cap * sizeof(*p));
+
+		if (!p) {
+			o->short_of_memory = true;
+			return;
+		}
+		o->tw = p;
+		o->cap = cap;
+	}
+	o->tw[o->n++] = tw;
 }
 
 /*
@@ -225,6 +237,8 @@ static void probe_orphans(struct tracer *t, uint64_t now)
 	if (!t->skel)
 		return;
 	ct_each_orphan(t->table, collect_orphan, &o);
+	if (o.short_of_memory)
+		die_msg("warning: out of memory: some orphans in FIN_WAIT2 not probed this time");
 	for (int i = 0; i < o.n; i++) {
 		struct event e = {
 			.ts_ns = now, .type = EV_TW_PROBE, .id = o.tw[i], .family = AF_INET
@@ -235,6 +249,7 @@ static void probe_orphans(struct tracer *t, uint64_t now)
 		record_event(t, &e);
 		ct_event(t->table, &e);
 	}
+	free(o.tw);
 }
 
 /* --stuck: what was already stuck before we began, age unknown. */
