@@ -1132,6 +1132,9 @@ void ct_tick(struct conntable *t, uint64_t now)
 struct flush_ctx {
 	struct conntable *t;
 	uint64_t now;
+	struct conn **v; /* the endpoints to write, gathered to be sorted */
+	size_t n, cap;
+	bool short_of_memory;
 };
 
 static void flush_tw(uint64_t key, void *val, void *arg)
@@ -1162,6 +1165,59 @@ static void flush_sock(uint64_t key, void *val, void *arg)
 	emit(f->t, c, REC_FINAL);
 }
 
+static void gather(uint64_t key, void *val, void *arg)
+{
+	struct flush_ctx *f = arg;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 256;
+		struct conn **p = realloc(f->v, cap * sizeof(*p));
+
+		if (!p) {
+			f->short_of_memory = true;
+			return;
+		}
+		f->v = p;
+		f->cap = cap;
+	}
+	f->v[f->n++] = val;
+}
+
+/* Oldest first, then by tuple: an order the endpoints' own facts decide. */
+static int by_start(const void *a, const void *b)
+{
+	const struct conn *x = *(struct conn *const *)a, *y = *(struct conn *const *)b;
+
+	if (x->t_start != y->t_start)
+		return x->t_start < y->t_start ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->lport != y->lport)
+		return x->lport < y->lport ? -1 : 1;
+	if (x->rport != y->rport)
+		return x->rport < y->rport ? -1 : 1;
+	return memcmp(x->raddr, y->raddr, sizeof(x->raddr));
+}
+
+/*
+ * Write the endpoints of map m with fn, sorted: the keys are kernel
+ * addresses (or their names in a recording), so their hash order would
+ * differ between a live run and its replay.
+ */
+static void flush_sorted(struct flush_ctx *f, struct u64map *m,
+			 void (*fn)(uint64_t key, void *val, void *arg))
+{
+	f->n = 0;
+	u64map_each(m, gather, f);
+	if (f->short_of_memory) {
+		u64map_each(m, fn, f); /* unsorted, but written */
+		return;
+	}
+	qsort(f->v, f->n, sizeof(*f->v), by_start);
+	for (size_t i = 0; i < f->n; i++)
+		fn(0, f->v[i], f);
+}
+
 void ct_flush(struct conntable *t, uint64_t now)
 {
 	struct flush_ctx f = { .t = t, .now = now };
@@ -1169,8 +1225,9 @@ void ct_flush(struct conntable *t, uint64_t now)
 	ct_tick(t, now);
 	/* cancels still in their grace period: settle them as of now */
 	ct_tick(t, now + t->cfg.grace_ns + 1);
-	u64map_each(t->tws, flush_tw, &f);
-	u64map_each(t->socks, flush_sock, &f);
+	flush_sorted(&f, t->tws, flush_tw);
+	flush_sorted(&f, t->socks, flush_sock);
+	free(f.v);
 }
 
 struct orphan_ctx {
