@@ -121,7 +121,7 @@ static void lc_row(struct out *o, const struct conn *c)
  */
 static void lc_open_row(struct out *o, const struct conn *c)
 {
-	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32];
+	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32], cg[24];
 	int64_t hs = c->ph[PH_HANDSHAKE];
 	struct row r;
 
@@ -146,6 +146,8 @@ static void lc_open_row(struct out *o, const struct conn *c)
 	row_us(&r, COL_handshake_us, hs);
 	row_u64(&r, COL_syn_retrans, c->syn_retrans);
 	row_u64(&r, COL_partial, c->partial);
+	row_str(&r, COL_cgroup, cg_shown(o->cg, c->cgroup, cg, sizeof(cg)));
+	row_str(&r, COL_workload, o->cg ? cg_workload(o->cg, c->cgroup) : NULL);
 	row_write(&r, o->f, o->json);
 }
 

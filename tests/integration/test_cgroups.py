@@ -237,3 +237,26 @@ def cgroup_removed():
         assert_eq("lost rows", len(lost_rows), 1)
         assert_eq("lost cgroup: its id", lost_rows[0]["cgroup"], lost_id)
         assert_eq("lost workload", lost_rows[0]["workload"], "")
+
+
+@test("cgroups: --open rows carry the cgroup and workload as the end rows do")
+def cgroup_open_rows():
+    port = 7616
+    with Cgroups() as cg, SingleNs() as lab:
+        with Tracer("--csv", "--open") as tr:
+            exchange(lab, cg, port)
+            tr.stop()
+        ns = netns_inode(lab.ns)
+        rows = [r for r in tr.rows() if r["netns"] == ns]
+        opens = [r for r in rows if r["row"] == "open"]
+        cli = [r for r in opens if r["rport"] == str(port)]
+        srv = [r for r in opens if r["lport"] == str(port)]
+        assert_eq("client open rows", len(cli), 2)
+        assert_eq("server open rows", len(srv), 2)
+        for r in cli:
+            assert_eq("client open cgroup", r["cgroup"], cg.path(CLIENT_CG))
+            assert_eq("client open workload", r["workload"], CLIENT_WORKLOAD)
+        for r in srv:
+            assert_eq("server open cgroup", r["cgroup"], cg.path(SERVER_CG))
+            assert_eq("server open workload", r["workload"], "tpcg-web.service")
+        check_sides([r for r in rows if r["row"] == "end"], cg, port, 2)
