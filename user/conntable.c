@@ -1213,7 +1213,8 @@ static void flush_sorted(struct flush_ctx *f, struct u64map *m,
 		u64map_each(m, fn, f); /* unsorted, but written */
 		return;
 	}
-	qsort(f->v, f->n, sizeof(*f->v), by_start);
+	if (f->n > 1)
+		qsort(f->v, f->n, sizeof(*f->v), by_start);
 	for (size_t i = 0; i < f->n; i++)
 		fn(0, f->v[i], f);
 }
