@@ -16,7 +16,6 @@ import re
 import sys
 
 HANDSHAKE_MAX_US = 500_000  # a loopback handshake, even under TCG
-HALF_CLOSE_MIN_US = 90_000  # the workload waits 100 ms before the second close
 SLACK_US = 20_000  # between the workload's clock readings and the tracer's
 TIMEOUT_MIN_US, TIMEOUT_MAX_US = 2_500_000, 4_500_000  # tcp_syn_retries=1: ~3 s
 TW_REUSE_MIN_US = 1_000_000  # tcp_tw_reuse waits a second at least
@@ -200,9 +199,14 @@ def check(text, release=None):
             fin = (num(first, "fin_wait1_us") or 0) + (num(first, "fin_wait2_us") or 0)
             cw = num(second, "close_wait_us")
             hi = (gap or 0) + SLACK_US
-            if first["fin_wait1_us"] == "" or not HALF_CLOSE_MIN_US <= fin <= hi:
+            # CLOSE_WAIT is timed by the state hook: the workload's gap to a
+            # few ms. The first closer's FIN_WAIT2 ends with a flip read from
+            # the tw timer's expiry in jiffies, which a TCG guest on a busy
+            # host lets lag its monotonic clock (66 ms seen): only plausible.
+            lo_cw = max((gap or 0) - SLACK_US, 0)
+            if first["fin_wait1_us"] == "" or not (gap or 0) // 3 <= fin <= hi:
                 bad(f"{tag}: first closer fin_wait1_us+fin_wait2_us {fin}, gap {gap} us")
-            if cw is None or not HALF_CLOSE_MIN_US <= cw <= hi:
+            if cw is None or not lo_cw <= cw <= hi:
                 bad(f"{tag}: second closer close_wait_us {cw}, gap {gap} us")
             if num(second, "last_ack_us") is None or num(second, "last_ack_us") > hi:
                 bad(f"{tag}: second closer last_ack_us {second['last_ack_us']!r}")
