@@ -29,16 +29,6 @@
 
 #define MAX_NETNS 4096
 
-static bool port_in(uint16_t port, const uint16_t *list, int n)
-{
-	if (!n)
-		return true;
-	for (int i = 0; i < n; i++)
-		if (list[i] == port)
-			return true;
-	return false;
-}
-
 /* What a count of one namespace's sockets needs. */
 struct count_ctx {
 	const struct options *o;
@@ -52,8 +42,8 @@ static int count_one(const struct inet_diag_msg *m, void *ctx)
 	int st = m->idiag_state == TS_NEW_SYN_RECV ? TS_SYN_RECV : m->idiag_state;
 
 	if (st > 0 && st < GAUGE_SLOTS &&
-	    port_in(ntohs(m->id.idiag_sport), c->o->lports, c->o->n_lports) &&
-	    port_in(ntohs(m->id.idiag_dport), c->o->rports, c->o->n_rports))
+	    tuple_filtered(c->o, m->idiag_family, ntohs(m->id.idiag_sport),
+			   ntohs(m->id.idiag_dport)))
 		c->base[st]++;
 	return 0;
 }
