@@ -28,7 +28,8 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 
 # the pure modules: no libbpf, unit-tested, shared by live and replay
 LOADER_SRCS := user/tcpphase.c user/bpfsetup.c user/losses.c user/ksyms.c user/bpfstats.c \
-	user/kcounters.c user/sockdiag.c user/aggring.c user/kfeatures.c user/gauges.c
+	user/kcounters.c user/sockdiag.c user/aggring.c user/kfeatures.c user/gauges.c \
+	user/listenmap.c
 CORE_SRCS := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))

@@ -39,6 +39,8 @@ static __always_inline int handle_accept(long fd)
 		return 0;
 	if (n_cgroups && !sock_cgroup_wanted(sk))
 		return 0;
+	if (listen_view)
+		listen_on_accept(&v, netns_inum_probed((const struct net *)v.net));
 	if (target_pid) {
 		__u64 skp = (__u64)sk;
 		__u8 one = 1;

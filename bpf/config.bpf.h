@@ -33,6 +33,13 @@ const volatile bool aggregate = false;
 const volatile bool live = false;
 /* Keep the state gauges (state_gauge): with --metrics or --summary. */
 const volatile bool gauges = false;
+/* The listener view (--listeners): count into listen_stats. */
+const volatile bool listen_view = false;
+/* consume_skb is hooked: SYNs are counted and classified there. */
+const volatile bool listen_syn_hook = false;
+/* Where tcp_rcv_state_process lies: a SYN a listener took is consumed there. */
+const volatile __u64 rcv_state_lo = 0;
+const volatile __u64 rcv_state_hi = 0;
 const volatile __u32 slot_bits = 10;
 const volatile __u32 agg_ring_bits = 9; /* records per CPU: 1 << agg_ring_bits */
 

@@ -220,4 +220,42 @@ struct {
 	__type(value, __u8);
 } tw_gauge SEC(".maps");
 
+/*
+ * The listener view (--listeners): one entry per listening port of a
+ * netns, made at the port's first request sock (or when it starts to
+ * listen), never deleted; user space reads them. Sized by user space.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct listen_key);
+	__type(value, struct listen_stats);
+} listen_stats SEC(".maps");
+
+/* All zero, never written: the template of a new listen_stats entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct listen_stats);
+} listen_zero SEC(".maps");
+
+/*
+ * The request sock made last on this CPU: a SYN that made one is consumed
+ * right after, in the same softirq, so a SYN that finds another here made
+ * none (dropped, or answered with a syncookie).
+ */
+struct last_request {
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_request);
+} last_request SEC(".maps");
+
 #endif /* __MAPS_BPF_H */

@@ -78,6 +78,8 @@ static __always_inline int handle_req_timer(struct request_sock *req, int type, 
 		return 0;
 	gauge_req(type);
 	netns = netns_inum_probed((const struct net *)v.net);
+	if (listen_view && type == EV_REQ_START)
+		listen_on_request(req, &v, netns);
 	w = aggregate ? bpf_map_lookup_elem(&req_waits, &zero) : NULL;
 	if (w && type == EV_REQ_START) {
 		if (w->expired == id) {

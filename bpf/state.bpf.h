@@ -130,6 +130,8 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		return 0;
 	if (n_cgroups && !sock_cgroup_wanted(sk))
 		return 0;
+	if (listen_view)
+		listen_on_state(sk, sport, oldstate, newstate);
 
 	if (target_pid) {
 		if (proc && (bpf_get_current_pid_tgid() >> 32) == target_pid) {

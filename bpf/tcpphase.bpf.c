@@ -10,7 +10,10 @@
  *  - syscalls:sys_exit_accept{,4} (with --accept): which task accepted a
  *    passive socket;
  *  - tcp:tcp_send_reset, tcp:tcp_receive_reset: resets, with the kernel's
- *    reason where it has one.
+ *    reason where it has one;
+ *  - with --listeners: skb:consume_skb (SYNs a listener took),
+ *    skb:kfree_skb (final ACKs dropped on a full accept queue),
+ *    tcp:tcp_retransmit_synack.
  *
  * The state hook comes as a pair, a primary and a rescue attached after
  * it: a run of a program that is interrupted by a softirq firing the same
@@ -36,7 +39,8 @@
  * state now), slots.bpf.h (aggregation
  * slots), state.bpf.h (the state hook), reqtimer.bpf.h (the passive
  * handshake), twtimer.bpf.h (TIME_WAIT), accept.bpf.h (accept()), resets.bpf.h
- * (resets). This file
+ * (resets), listeners.bpf.h (the listener view, included before the
+ * hooks that feed it). This file
  * holds the entry points, in attach order.
  */
 #include "vmlinux.h"
@@ -51,6 +55,7 @@
 #include "cgroup.bpf.h"
 #include "emit.bpf.h"
 #include "gauges.bpf.h"
+#include "listeners.bpf.h"
 #include "slots.bpf.h"
 #include "state.bpf.h"
 #include "reqtimer.bpf.h"
@@ -157,6 +162,39 @@ SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(receive_reset, const struct sock *sk)
 {
 	return handle_reset(sk, NULL, RST_REASON_NONE, RST_RECEIVED);
+}
+
+/*
+ * The listener view (optional, with --listeners; each loaded only where
+ * the kernel's BTF shows what it needs). consume_skb runs for every
+ * consumed packet: the location test comes first.
+ */
+SEC("tp_btf/consume_skb")
+int BPF_PROG(listen_syn, struct sk_buff *skb, void *location)
+{
+	if ((__u64)location < rcv_state_lo || (__u64)location >= rcv_state_hi)
+		return 0;
+	listen_on_syn(skb);
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(listen_drop, struct sk_buff *skb, void *location, int reason)
+{
+	if (!bpf_core_enum_value_exists(enum skb_drop_reason,
+					SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
+	    reason != bpf_core_enum_value(enum skb_drop_reason,
+					  SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
+		return 0;
+	listen_on_ack_overflow(skb);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(listen_synack_rtx, const struct sock *sk, const struct request_sock *req)
+{
+	listen_on_synack_rtx(sk);
+	return 0;
 }
 
 /*

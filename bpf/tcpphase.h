@@ -241,7 +241,75 @@ enum counter_idx {
 	CNT_AGG_FULL, /* no free slot to aggregate a socket: sent per transition */
 	CNT_HASH_RETRIES, /* slot_hash read back another run's pointer and retried */
 	CNT_GAUGE_FULL, /* a tw sock not counted in the state gauges (tw_gauge full) */
+	CNT_LISTEN_FULL, /* a listening port not followed (listen_stats full) */
 	CNT_MAX,
+};
+
+/*
+ * The listener view (--listeners): what each listening port of a network
+ * namespace went through, in the hash map listen_stats (bpf/listeners.bpf.h),
+ * read by user space at each interval. Queue lengths are histograms: one
+ * bucket per length below LQ_LINEAR, then one per power of two.
+ */
+#define LQ_LINEAR 32
+#define LQ_BUCKETS 44
+
+/* The bucket of accept queue length q: q itself below LQ_LINEAR, then its log2. */
+static inline __u32 lq_bucket(__u32 q)
+{
+	__u32 l = 0;
+
+	if (q < LQ_LINEAR)
+		return q;
+	if (q >= 1U << 16) {
+		l += 16;
+		q >>= 16;
+	}
+	if (q >= 1U << 8) {
+		l += 8;
+		q >>= 8;
+	}
+	if (q >= 1U << 4) {
+		l += 4;
+		q >>= 4;
+	}
+	if (q >= 1U << 2) {
+		l += 2;
+		q >>= 2;
+	}
+	if (q >= 1U << 1)
+		l += 1;
+	/* 32..63 -> LQ_LINEAR, 64..127 -> LQ_LINEAR + 1, ... */
+	l = LQ_LINEAR + l - 5;
+	return l < LQ_BUCKETS ? l : LQ_BUCKETS - 1;
+}
+
+struct listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+struct listen_stats {
+	__u64 sk; /* the listening socket last seen on the port, 0 once closed */
+	__u64 inode; /* its socket inode: user space names its owner */
+	__u32 backlog; /* its accept queue limit (sk_max_ack_backlog) */
+	__u16 family;
+	__u8 addr[16];
+	__u64 syns; /* SYNs that reached it (with the SYN hook; else requests) */
+	__u64 requests; /* request socks made: SYN-ACK sent */
+	__u64 synack_rtx; /* SYN-ACKs retransmitted */
+	__u64 completed; /* handshakes completed: a child queued */
+	__u64 accepts; /* children accept()ed */
+	__u64 overflow_syn; /* SYNs dropped: accept queue full */
+	__u64 overflow_ack; /* final ACKs dropped: accept queue full */
+	__u64 synq_drops; /* SYNs dropped: SYN queue full and no syncookies */
+	__u64 syncookies; /* SYNs answered with a syncookie (SYN queue full) */
+	__u32 qmax_syn; /* the longest accept queue a SYN found */
+	__u32 qmax_accept; /* the longest accept queue an accept() left */
+	__u64 qsum_syn, qsum_accept; /* the sums of the lengths below */
+	__u64 qsyn[LQ_BUCKETS]; /* accept queue length at each SYN */
+	__u64 qaccept[LQ_BUCKETS]; /* accept queue length after each accept() */
 };
 
 #endif /* __TCPPHASE_H */

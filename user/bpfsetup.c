@@ -238,6 +238,67 @@ static void probe_resets(struct tracer *t, const struct btf *vmlinux)
 	}
 }
 
+/* Does the kernel's enum skb_drop_reason have the value named name? */
+static bool kernel_has_drop_reason(const struct btf *vmlinux, const char *name)
+{
+	const struct btf_type *t;
+	const struct btf_enum *en;
+	int id;
+
+	id = vmlinux ? btf__find_by_name_kind(vmlinux, "skb_drop_reason", BTF_KIND_ENUM) : -1;
+	if (id <= 0)
+		return false;
+	t = btf__type_by_id(vmlinux, id);
+	en = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++, en++)
+		if (!strcmp(btf__name_by_offset(vmlinux, en->name_off), name))
+			return true;
+	return false;
+}
+
+/*
+ * The listener view's hooks (--listeners), each where the kernel has what
+ * it needs: consume_skb with its location argument and where
+ * tcp_rcv_state_process lies (SYNs, drops on a full queue, syncookies),
+ * kfree_skb's TCP_LISTEN_OVERFLOW reason (final ACKs dropped),
+ * tcp_retransmit_synack. What is missing is said once.
+ */
+static void probe_listeners(struct tracer *t, const struct btf *vmlinux)
+{
+	struct tcpphase_bpf *s = t->skel;
+	uint64_t lo, hi;
+	int err;
+
+	if (!t->opts.listeners) {
+		bpf_program__set_autoload(s->progs.listen_syn, false);
+		bpf_program__set_autoload(s->progs.listen_drop, false);
+		bpf_program__set_autoload(s->progs.listen_synack_rtx, false);
+		return;
+	}
+	s->rodata->listen_view = true;
+	err = tracepoint_args(vmlinux, "consume_skb") >= 3 ?
+		      ksyms_range("tcp_rcv_state_process", &lo, &hi) :
+		      -EOPNOTSUPP;
+	if (err) {
+		bpf_program__set_autoload(s->progs.listen_syn, false);
+		die_msg("warning: --listeners: %s: SYNs dropped on a full queue are not counted",
+			err == -EOPNOTSUPP ? "skb:consume_skb has no location argument" :
+					     "tcp_rcv_state_process not in /proc/kallsyms");
+	} else {
+		s->rodata->listen_syn_hook = true;
+		s->rodata->rcv_state_lo = lo;
+		s->rodata->rcv_state_hi = hi;
+	}
+	if (!kernel_has_drop_reason(vmlinux, "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW") ||
+	    tracepoint_args(vmlinux, "kfree_skb") < 4) {
+		bpf_program__set_autoload(s->progs.listen_drop, false);
+		die_msg("warning: --listeners: no TCP_LISTEN_OVERFLOW drop reason: final ACKs "
+			"dropped on a full accept queue are not counted");
+	}
+	if (!kernel_has_tracepoint(vmlinux, "tcp_retransmit_synack"))
+		bpf_program__set_autoload(s->progs.listen_synack_rtx, false);
+}
+
 /*
  * Run-time feature probes, no version checks: what this kernel lacks is
  * said once, and tcpphase runs with what it has. Only the state
@@ -260,6 +321,7 @@ static int probe_features(struct tracer *t)
 		goto out;
 	}
 	probe_resets(t, vmlinux);
+	probe_listeners(t, vmlinux);
 	if (t->opts.events) {
 		disable_timers(s); /* the state stream needs no timers */
 		goto out;
@@ -346,8 +408,9 @@ static int configure(struct tracer *t)
 	}
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
 	bpf_program__set_autoattach(s->progs.probe_clock, false);
-	/* -p follows passive sockets from the accept() that hands them over */
-	if (!o->accept && !o->pid) {
+	/* -p follows passive sockets from the accept() that hands them over;
+	 * --listeners reads the queue each accept() leaves */
+	if (!o->accept && !o->pid && !o->listeners) {
 		bpf_program__set_autoload(s->progs.exit_accept4, false);
 		bpf_program__set_autoload(s->progs.exit_accept, false);
 	}

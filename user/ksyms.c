@@ -40,3 +40,33 @@ int ksyms_lookup(const char *const *names, uint64_t *addrs, int n)
 	/* listed with address 0: kptr_restrict hides them from us */
 	return found < n && hidden ? -EPERM : found;
 }
+
+int ksyms_range(const char *name, uint64_t *lo, uint64_t *hi)
+{
+	FILE *f = fopen("/proc/kallsyms", "re");
+	char line[512];
+
+	if (!f)
+		return -errno;
+	*lo = *hi = 0;
+	/* kallsyms is not sorted as a whole: the end is the nearest start above */
+	while (fgets(line, sizeof(line), f)) {
+		char type, sym[256];
+		uint64_t addr;
+
+		if (sscanf(line, "%" SCNx64 " %c %255s", &addr, &type, sym) != 3)
+			continue;
+		if (!*lo && !strcmp(sym, name)) {
+			*lo = addr;
+			if (!addr)
+				break;
+			rewind(f);
+		} else if (*lo && addr > *lo && (!*hi || addr < *hi)) {
+			*hi = addr;
+		}
+	}
+	fclose(f);
+	if (!*lo)
+		return -ENOENT;
+	return *hi ? 0 : -ENOENT;
+}

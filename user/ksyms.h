@@ -12,4 +12,10 @@
  */
 int ksyms_lookup(const char *const *names, uint64_t *addrs, int n);
 
+/*
+ * The text of function name: [*lo, *hi), *hi the next symbol's start.
+ * 0, -ENOENT (missing or hidden: *lo 0) or -errno.
+ */
+int ksyms_range(const char *name, uint64_t *lo, uint64_t *hi);
+
 #endif /* __KSYMS_H */

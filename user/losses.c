@@ -78,7 +78,7 @@ static void read_losses(struct tracer *t, struct losses *l)
 	 */
 	l->unseen = st.missed > l->recursion ? st.missed - l->recursion : 0;
 	l->lost = l->recursion + l->unseen;
-	l->full = st.table_full + cnt[CNT_SCRATCH_FULL];
+	l->full = st.table_full + cnt[CNT_SCRATCH_FULL] + cnt[CNT_LISTEN_FULL];
 	l->unaggregated = cnt[CNT_AGG_FULL];
 }
 

@@ -90,6 +90,7 @@ struct metrics {
 	int n_ports; /* 0: no lport label */
 	uint16_t port;
 	struct MHD_Daemon *d;
+	char *listeners; /* the listener series, rendered by their owner; under lock */
 };
 
 uint16_t metrics_port(const struct metrics *m)
@@ -330,10 +331,21 @@ void metrics_add_reset(struct metrics *m, const struct event *e)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_listeners(struct metrics *m, char *text)
+{
+	char *old;
+
+	pthread_mutex_lock(&m->lock);
+	old = m->listeners;
+	m->listeners = text;
+	pthread_mutex_unlock(&m->lock);
+	free(old);
+}
+
 char *metrics_render(struct metrics *m)
 {
 	struct mstate *st = malloc(sizeof(*st));
-	char *buf = NULL;
+	char *buf = NULL, *listeners = NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -341,17 +353,22 @@ char *metrics_render(struct metrics *m)
 		return NULL;
 	pthread_mutex_lock(&m->lock);
 	memcpy(st, &m->st, sizeof(*st));
+	if (m->listeners)
+		listeners = strdup(m->listeners);
 	pthread_mutex_unlock(&m->lock);
 
 	f = open_memstream(&buf, &len);
 	if (f) {
 		render(f, m, st);
+		if (listeners)
+			fputs(listeners, f);
 		if (fclose(f)) {
 			free(buf);
 			buf = NULL;
 		}
 	}
 	free(st);
+	free(listeners);
 	return buf;
 }
 
@@ -594,5 +611,6 @@ void metrics_stop(struct metrics *m)
 	if (m->d)
 		MHD_stop_daemon(m->d);
 	pthread_mutex_destroy(&m->lock);
+	free(m->listeners);
 	free(m);
 }

@@ -54,6 +54,8 @@ void metrics_add_reset(struct metrics *m, const struct event *e);
 void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int parts);
 /* Replace the caller-owned counters with *x. */
 void metrics_set_extra(struct metrics *m, const struct metrics_extra *x);
+/* Serve text (malloc'ed, taken over; NULL for none) after the other series. */
+void metrics_set_listeners(struct metrics *m, char *text);
 /* Stop serving (closing open connections) and free m; NULL is fine. */
 void metrics_stop(struct metrics *m);
 /* The exposition text as GET /metrics serves it, malloc'ed (caller frees); NULL if OOM. */

@@ -53,6 +53,7 @@ enum {
 	OPT_NO_AGGREGATE,
 	OPT_OPEN,
 	OPT_CGROUP,
+	OPT_LISTENERS,
 };
 
 static const struct argp_option options[] = {
@@ -74,9 +75,12 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Endpoints tracked at once (default 262144)", 0 },
 	{ "summary", OPT_SUMMARY, NULL, 0, "Per-phase latency summary instead of records", 0 },
-	{ "interval", 'i', "SECONDS", 0, "Print the summary this often (implies --summary)", 0 },
+	{ "interval", 'i', "SECONDS", 0,
+	  "Print the summary (or --listeners) this often (implies --summary)", 0 },
 	{ "by", OPT_BY, "KEY", 0, "Summary per remote|lport|rport|comm|netns", 0 },
 	{ "top", OPT_TOP, "N", 0, "Groups shown with --by (default 10)", 0 },
+	{ "listeners", OPT_LISTENERS, NULL, 0,
+	  "Per listening port: SYNs, drops on a full queue, queue lengths, accepts", 0 },
 	{ "metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus metrics at /metrics", 0 },
 	{ "stuck", OPT_STUCK, "SECONDS", 0, "List sockets in CLOSE_WAIT/FIN_WAIT2 this long", 0 },
 	{ "write", 'W', "FILE", 0, "Record the raw event stream to FILE", 0 },
@@ -281,10 +285,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SUMMARY:
 		o->summary = true;
 		break;
+	case OPT_LISTENERS:
+		o->listeners = true;
+		break;
 	case 'i':
 		if (parse_seconds(arg, &o->interval_s, err, sizeof(err)))
 			usage_fail("-i: %s", err);
-		o->summary = true;
 		break;
 	case OPT_BY: {
 		enum summary_by by;
@@ -320,6 +326,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->replay_path = arg;
 		break;
 	case ARGP_KEY_END:
+		/* -i alone means the summary; with --listeners, that view */
+		if (o->interval_s > 0 && !o->listeners)
+			o->summary = true;
+		if (o->listeners && (o->events || o->open || o->csv || o->stuck_s > 0))
+			usage_fail("--listeners prints its own table or JSON (not -e, --open, --csv "
+				   "or --stuck)");
+		if (o->listeners && o->replay_path)
+			usage_fail("--listeners reads the kernel's counters live (not with -r)");
 		if (o->events && o->summary)
 			usage_fail("--events and --summary are exclusive");
 		if (o->csv && o->json)

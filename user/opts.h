@@ -37,6 +37,7 @@ struct options {
 	double duration_s; /* 0: until interrupted */
 	uint32_t max_conns;
 	bool summary; /* --summary: phase statistics instead of records */
+	bool listeners; /* --listeners: the listener view instead of records */
 	bool open; /* --open: also a row when each handshake ends */
 	double interval_s; /* -i: print the summary this often (0: on exit only) */
 	int by; /* --by: enum summary_by */

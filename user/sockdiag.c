@@ -91,14 +91,14 @@ static int add_stuck(const struct inet_diag_msg *m, void *ctx)
 	return 0;
 }
 
-/* Name the owner of each socket inode from /proc/<pid>/fd links. */
-static void find_owners(struct diag_sock *s, size_t n)
+int sockdiag_owners(const uint64_t *inodes, size_t n, uint32_t *pids,
+		    char (*comms)[TASK_COMM_LEN])
 {
 	DIR *proc = opendir("/proc");
 	struct dirent *p;
 
 	if (!proc)
-		return;
+		return -errno;
 	while ((p = readdir(proc))) {
 		char path[300], link[64];
 		struct dirent *f;
@@ -123,24 +123,46 @@ static void find_owners(struct diag_sock *s, size_t n)
 			if (sscanf(link, "socket:[%lu]", &ino) != 1)
 				continue;
 			for (size_t i = 0; i < n; i++) {
+				char commpath[300];
 				FILE *c;
 
-				if (!s[i].inode || s[i].inode != ino || s[i].pid)
+				if (!inodes[i] || inodes[i] != ino || pids[i])
 					continue;
-				s[i].pid = strtoul(p->d_name, NULL, 10);
-				snprintf(path, sizeof(path), "/proc/%s/comm", p->d_name);
-				c = fopen(path, "re");
+				pids[i] = strtoul(p->d_name, NULL, 10);
+				snprintf(commpath, sizeof(commpath), "/proc/%s/comm", p->d_name);
+				c = fopen(commpath, "re");
 				if (c) {
-					if (fgets(s[i].comm, sizeof(s[i].comm), c))
-						s[i].comm[strcspn(s[i].comm, "\n")] = '\0';
+					if (fgets(comms[i], TASK_COMM_LEN, c))
+						comms[i][strcspn(comms[i], "\n")] = '\0';
 					fclose(c);
 				}
-				snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
 			}
 		}
 		closedir(fds);
 	}
 	closedir(proc);
+	return 0;
+}
+
+/* Name the owner of each stuck socket from /proc/<pid>/fd links. */
+static void find_owners(struct diag_sock *s, size_t n)
+{
+	uint64_t *inodes = calloc(n ? n : 1, sizeof(*inodes));
+	uint32_t *pids = calloc(n ? n : 1, sizeof(*pids));
+	char(*comms)[TASK_COMM_LEN] = calloc(n ? n : 1, sizeof(*comms));
+
+	if (inodes && pids && comms) {
+		for (size_t i = 0; i < n; i++)
+			inodes[i] = s[i].inode;
+		sockdiag_owners(inodes, n, pids, comms);
+		for (size_t i = 0; i < n; i++) {
+			s[i].pid = pids[i];
+			memcpy(s[i].comm, comms[i], sizeof(s[i].comm));
+		}
+	}
+	free(inodes);
+	free(pids);
+	free(comms);
 }
 
 int sockdiag_stuck(struct diag_sock **out, size_t *n)

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef TASK_COMM_LEN
+#define TASK_COMM_LEN 16
+#endif
+
 struct diag_sock {
 	uint8_t family;
 	uint8_t state; /* TCP_CLOSE_WAIT or TCP_FIN_WAIT2 */
@@ -32,5 +36,13 @@ typedef int (*sockdiag_fn)(const struct inet_diag_msg *m, void *ctx);
  * socket. 0 or -errno.
  */
 int sockdiag_dump(int fd, int family, uint32_t states, sockdiag_fn each, void *ctx);
+
+/*
+ * Name the process holding each socket inode (what `ss -p` does: one pass
+ * over /proc/<pid>/fd): pids[i] and comms[i] for inodes[i], left as they
+ * are (0) where none holds it. 0 or -errno.
+ */
+int sockdiag_owners(const uint64_t *inodes, size_t n, uint32_t *pids,
+		    char (*comms)[TASK_COMM_LEN]);
 
 #endif /* __SOCKDIAG_H */

@@ -68,7 +68,7 @@ static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
 {
 	struct tracer *t = ctx;
 
-	if (!t->opts.summary)
+	if (!t->opts.summary && !t->opts.listeners)
 		lifecycle_sink.record(&t->out, c, kind);
 }
 
@@ -84,6 +84,8 @@ static void on_parts(void *ctx, const struct conn *c, unsigned int parts)
 		summary_add_parts(t->summary, c, parts);
 	if (t->metrics)
 		metrics_add_parts(t->metrics, c, parts);
+	if (t->opts.listeners && c->role == ROLE_PASSIVE && (parts & CT_PART(PH_ACCEPT_WAIT)))
+		lv_add_accept_wait(&t->lview, c->netns, c->lport, c->ph[PH_ACCEPT_WAIT]);
 }
 
 /* Every reset, ours or not, counted by direction and reason. */
@@ -309,15 +311,41 @@ static void print_summary(struct tracer *t, uint64_t now, double interval_s)
 	}
 }
 
+/* The listener view as it is now (live only), as a table or JSON. */
+static void print_listeners(struct tracer *t, uint64_t now)
+{
+	if (!t->opts.listeners || !t->skel || listenmap_read(t))
+		return;
+	if (t->opts.json)
+		lv_print_json(&t->lview, t->out.f, now + t->out.wall_offset_ns);
+	else
+		lv_print(&t->lview, t->out.f);
+}
+
 /* -i: print the summary once its interval has passed (event time in a replay). */
 static void interval_summary(struct tracer *t, uint64_t now)
 {
-	if (!t->summary || t->opts.interval_s <= 0 ||
+	if ((!t->summary && !t->opts.listeners) || t->opts.interval_s <= 0 ||
 	    now - t->last_summary < t->opts.interval_s * 1e9)
 		return;
-	print_summary(t, now, (now - t->last_summary) / 1e9);
-	summary_reset(t->summary);
+	if (t->summary) {
+		print_summary(t, now, (now - t->last_summary) / 1e9);
+		summary_reset(t->summary);
+	}
+	print_listeners(t, now);
 	t->last_summary = now;
+}
+
+/*
+ * Each second: the listener view from the kernel's counters now (owners
+ * are named while they live), and its series in /metrics.
+ */
+static void update_listeners(struct tracer *t)
+{
+	if (!t->opts.listeners || !t->skel || listenmap_read(t) || !t->metrics)
+		return;
+	metrics_set_listeners(t->metrics,
+			      lv_metrics(&t->lview, t->opts.lports, t->opts.n_lports));
 }
 
 /* Once a second: losses, metrics, stuck sockets, and the periodic summary. */
@@ -329,6 +357,7 @@ static void periodic(struct tracer *t, uint64_t now)
 	if (t->skel && (t->opts.stuck_s > 0 || t->summary || t->metrics))
 		probe_orphans(t, now);
 	update_metrics(t);
+	update_listeners(t);
 	if (t->opts.stuck_s > 0)
 		ct_each_stuck(t->table, now, t->opts.stuck_s * 1e9, print_stuck, t);
 	interval_summary(t, now);
@@ -344,6 +373,7 @@ static void finish(struct tracer *t, uint64_t now)
 	ct_flush(t->table, now);
 	if (t->summary)
 		print_summary(t, now, t->last_summary ? (now - t->last_summary) / 1e9 : 0);
+	print_listeners(t, now);
 }
 
 /* The live poll loop: returns 0, or the errno of a failed write. */
@@ -493,7 +523,7 @@ static int setup_outputs(struct tracer *t)
 	}
 	if (t->opts.events)
 		events_sink.header(&t->out);
-	else if (!t->opts.summary)
+	else if (!t->opts.summary && !t->opts.listeners)
 		lifecycle_sink.header(&t->out);
 	else if (!t->opts.replay_path && !t->opts.json)
 		fprintf(t->out.f, "Tracing TCP connection phases... Hit Ctrl-C to end.\n");
@@ -596,5 +626,6 @@ cleanup:
 	tcpphase_bpf__destroy(t.skel);
 	ct_free(t.table);
 	cg_free(t.out.cg);
+	lv_free(&t.lview);
 	return status;
 }

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "opts.h"
 #include "record.h"
+#include "listen_view.h"
 #include "reorder.h"
 #include "sink.h"
 #include "summary.h"
@@ -51,6 +52,7 @@ struct tracer {
 	uint64_t rec_key; /* names the kernel addresses in the recording (random) */
 	uint64_t rec_refused; /* events the recording format refused */
 	struct reorder *reorder; /* records from both ways, back in time order */
+	struct listen_view lview; /* --listeners: what each listening port went through */
 	/* the per-CPU rings of aggregated records (aggring.c) */
 	const struct agg_ring_rec *ring;
 	struct agg_ring_pos *ring_pos;
@@ -86,6 +88,9 @@ int aggring_consume(struct tracer *t, uint64_t now);
 void aggring_release(struct tracer *t);
 /* At exit, programs detached: feed what the aggregation slots still hold. */
 void drain_slots(struct tracer *t);
+
+/* listenmap.c: read the kernel's listen_stats into t->lview; 0 or -ENOMEM */
+int listenmap_read(struct tracer *t);
 
 /* losses.c */
 void report_losses(struct tracer *t, bool final);
