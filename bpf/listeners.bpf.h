@@ -172,7 +172,8 @@ static __always_inline void listen_on_accept(const struct skc_view *v, __u32 net
 	listen_add(&s->accepts);
 	l = listen_sock(s, v->sport);
 	if (l)
-		listen_queue(s->qaccept, &s->qsum_accept, &s->qmax_accept, BPF_CORE_READ(l, sk_ack_backlog));
+		listen_queue(s->qaccept, &s->qsum_accept, &s->qmax_accept,
+			     BPF_CORE_READ(l, sk_ack_backlog));
 }
 
 /* The listener port, netns, peer port and TCP flags of a received segment. */

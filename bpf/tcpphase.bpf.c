@@ -183,8 +183,8 @@ int BPF_PROG(listen_drop, struct sk_buff *skb, void *location, int reason)
 {
 	if (!bpf_core_enum_value_exists(enum skb_drop_reason,
 					SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
-	    reason != bpf_core_enum_value(enum skb_drop_reason,
-					  SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
+	    reason !=
+		    bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
 		return 0;
 	listen_on_ack_overflow(skb);
 	return 0;

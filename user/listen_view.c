@@ -127,7 +127,8 @@ void lv_print(struct listen_view *lv, FILE *f)
 	char addr[64], qs[48], qa[48], aw[48], owner[32];
 
 	qsort(lv->e, lv->n, sizeof(*lv->e), by_netns_port);
-	fprintf(f, "listeners:\n%-10s %-24s %-20s %7s %6s %6s %6s %6s %5s %7s %7s %6s %7s %-13s %-13s %s\n",
+	fprintf(f,
+		"listeners:\n%-10s %-24s %-20s %7s %6s %6s %6s %6s %5s %7s %7s %6s %7s %-13s %-13s %s\n",
 		"NETNS", "LADDR:PORT", "PID/COMM", "BACKLOG", "SYNS", "REQS", "DONE", "ACCEPT",
 		"RTX", "OVF_SYN", "OVF_ACK", "SYNQ_D", "COOKIES", "Q@SYN", "Q@ACCEPT",
 		"ACCEPT_WAIT_MS");
@@ -154,8 +155,7 @@ void lv_print(struct listen_view *lv, FILE *f)
 	}
 }
 
-static void json_queue(struct json *j, const char *key, const __u64 *h, uint32_t max,
-		       uint64_t sum)
+static void json_queue(struct json *j, const char *key, const __u64 *h, uint32_t max, uint64_t sum)
 {
 	uint64_t n = 0;
 
@@ -210,7 +210,8 @@ void lv_print_json(struct listen_view *lv, FILE *f, uint64_t wall_ns)
 		json_queue(&j, "queue_at_accept", s->qaccept, s->qmax_accept, s->qsum_accept);
 		json_ku64(&j, "accept_waits", e->aw_n);
 		if (e->aw_n) {
-			json_kdouble(&j, "accept_wait_mean_ms", e->aw_sum_ns / (double)e->aw_n / 1e6);
+			json_kdouble(&j, "accept_wait_mean_ms",
+				     e->aw_sum_ns / (double)e->aw_n / 1e6);
 			json_kdouble(&j, "accept_wait_max_ms", e->aw_max_ns / 1e6);
 		}
 		json_close(&j, '}');
@@ -329,7 +330,8 @@ static void put_queue(FILE *f, const struct lv_port *p, const char *at, const __
 		cum += h[b];
 		if (b == LQ_BUCKETS - 1)
 			break;
-		fprintf(f, "tcpphase_listen_queue_length_bucket{lport=\"%s\",at=\"%s\",le=\"%lld\"} %llu\n",
+		fprintf(f,
+			"tcpphase_listen_queue_length_bucket{lport=\"%s\",at=\"%s\",le=\"%lld\"} %llu\n",
 			lp, at, (long long)lq_floor(b + 1) - 1, (unsigned long long)cum);
 	}
 	fprintf(f, "tcpphase_listen_queue_length_bucket{lport=\"%s\",at=\"%s\",le=\"+Inf\"} %llu\n",
@@ -363,19 +365,19 @@ char *lv_metrics(const struct listen_view *lv, const uint16_t *ports, int n_port
 		    "Request socks a listener made (SYN-ACK sent)", ps, n, LS_OFF(requests));
 	put_counter(f, "tcpphase_listen_handshakes_total",
 		    "Passive handshakes completed (child queued)", ps, n, LS_OFF(completed));
-	put_counter(f, "tcpphase_listen_accepts_total", "Children accept()ed (with accept() traced)",
-		    ps, n, LS_OFF(accepts));
-	put_counter(f, "tcpphase_listen_synack_retransmits_total", "SYN-ACKs retransmitted", ps,
-		    n, LS_OFF(synack_rtx));
+	put_counter(f, "tcpphase_listen_accepts_total",
+		    "Children accept()ed (with accept() traced)", ps, n, LS_OFF(accepts));
+	put_counter(f, "tcpphase_listen_synack_retransmits_total", "SYN-ACKs retransmitted", ps, n,
+		    LS_OFF(synack_rtx));
 	fprintf(f, "# HELP tcpphase_listen_overflows_total Handshake packets dropped because the "
 		   "accept queue was full (the kernel's ListenOverflows), by packet\n"
 		   "# TYPE tcpphase_listen_overflows_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		port_label(lp, sizeof(lp), &ps[i]);
-		fprintf(f, "tcpphase_listen_overflows_total{lport=\"%s\",packet=\"syn\"} %llu\n", lp,
-			(unsigned long long)ps[i].s.overflow_syn);
-		fprintf(f, "tcpphase_listen_overflows_total{lport=\"%s\",packet=\"ack\"} %llu\n", lp,
-			(unsigned long long)ps[i].s.overflow_ack);
+		fprintf(f, "tcpphase_listen_overflows_total{lport=\"%s\",packet=\"syn\"} %llu\n",
+			lp, (unsigned long long)ps[i].s.overflow_syn);
+		fprintf(f, "tcpphase_listen_overflows_total{lport=\"%s\",packet=\"ack\"} %llu\n",
+			lp, (unsigned long long)ps[i].s.overflow_ack);
 	}
 	put_counter(f, "tcpphase_listen_syn_queue_drops_total",
 		    "SYNs dropped because the SYN queue was full (no syncookies)", ps, n,

@@ -330,8 +330,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (o->interval_s > 0 && !o->listeners)
 			o->summary = true;
 		if (o->listeners && (o->events || o->open || o->csv || o->stuck_s > 0))
-			usage_fail("--listeners prints its own table or JSON (not -e, --open, --csv "
-				   "or --stuck)");
+			usage_fail(
+				"--listeners prints its own table or JSON (not -e, --open, --csv "
+				"or --stuck)");
 		if (o->listeners && o->replay_path)
 			usage_fail("--listeners reads the kernel's counters live (not with -r)");
 		if (o->events && o->summary)

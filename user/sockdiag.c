@@ -91,8 +91,7 @@ static int add_stuck(const struct inet_diag_msg *m, void *ctx)
 	return 0;
 }
 
-int sockdiag_owners(const uint64_t *inodes, size_t n, uint32_t *pids,
-		    char (*comms)[TASK_COMM_LEN])
+int sockdiag_owners(const uint64_t *inodes, size_t n, uint32_t *pids, char (*comms)[TASK_COMM_LEN])
 {
 	DIR *proc = opendir("/proc");
 	struct dirent *p;

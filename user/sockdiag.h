@@ -42,7 +42,6 @@ int sockdiag_dump(int fd, int family, uint32_t states, sockdiag_fn each, void *c
  * over /proc/<pid>/fd): pids[i] and comms[i] for inodes[i], left as they
  * are (0) where none holds it. 0 or -errno.
  */
-int sockdiag_owners(const uint64_t *inodes, size_t n, uint32_t *pids,
-		    char (*comms)[TASK_COMM_LEN]);
+int sockdiag_owners(const uint64_t *inodes, size_t n, uint32_t *pids, char (*comms)[TASK_COMM_LEN]);
 
 #endif /* __SOCKDIAG_H */

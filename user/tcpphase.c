@@ -344,8 +344,7 @@ static void update_listeners(struct tracer *t)
 {
 	if (!t->opts.listeners || !t->skel || listenmap_read(t) || !t->metrics)
 		return;
-	metrics_set_listeners(t->metrics,
-			      lv_metrics(&t->lview, t->opts.lports, t->opts.n_lports));
+	metrics_set_listeners(t->metrics, lv_metrics(&t->lview, t->opts.lports, t->opts.n_lports));
 }
 
 /* Once a second: losses, metrics, stuck sockets, and the periodic summary. */
