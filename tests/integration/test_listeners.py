@@ -1,0 +1,149 @@
+"""The listener view (--listeners) on real BPF: drops on a full accept queue
+against the kernel's own ListenOverflows, the queue lengths a listener's
+SYNs and accepts saw, and its accept waits against the workload's clock.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+from harness import Tracer, assert_eq
+from harness import test
+from netlab import SingleNs
+
+LISTENPEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "listenpeer.py")
+COLUMNS = ("netns", "laddr", "owner", "backlog", "syns", "requests", "handshakes", "accepts",
+           "rtx", "ovf_syn", "ovf_ack", "synq_drops", "cookies", "q_syn", "q_accept",
+           "accept_wait_ms")
+
+
+def listener_rows(out):
+    """The last listener table printed, as dicts of COLUMNS."""
+    blocks = out.split("listeners:\n")
+    if len(blocks) < 2:
+        raise AssertionError(f"no listener table in: {out!r}")
+    lines = blocks[-1].splitlines()
+    assert lines[0].split()[:3] == ["NETNS", "LADDR:PORT", "PID/COMM"], lines[0]
+    rows = []
+    for line in lines[1:]:
+        f = line.split()
+        if len(f) != len(COLUMNS):
+            break
+        rows.append(dict(zip(COLUMNS, f)))
+    return rows
+
+
+def row_for(out, port):
+    rows = [r for r in listener_rows(out) if r["laddr"].endswith(f":{port}")]
+    assert_eq(f"listener rows for port {port}", len(rows), 1)
+    return rows[0]
+
+
+def queue(field):
+    """p50/p99/max of a queue column."""
+    return [int(v) for v in field.split("/")]
+
+
+def netstat(ns):
+    """The TcpExt counters of a netns (a fresh one starts them at zero)."""
+    text = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/netstat"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    for names, values in zip(text[::2], text[1::2]):
+        if names.startswith("TcpExt:"):
+            return dict(zip(names.split()[1:], map(int, values.split()[1:])))
+    raise AssertionError("no TcpExt in /proc/net/netstat")
+
+
+def start(ns, *args):
+    p = ns.run(ns.ns, [sys.executable, LISTENPEER, *map(str, args)], stdin=subprocess.PIPE,
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return p
+
+
+def finish(p):
+    out, err = p.communicate("", timeout=60)
+    if p.returncode:
+        raise AssertionError(f"listenpeer failed ({p.returncode}): {err.strip()}")
+    return out
+
+
+def stamp(out, name):
+    m = re.search(rf"^@{name} (.*)$", out, re.M)
+    assert m, f"no @{name} in {out!r}"
+    return [float(v) for v in m.group(1).split()]
+
+
+@test("listeners: a full accept queue: overflows equal the kernel's ListenOverflows")
+def listeners_overflow():
+    port, backlog, n = 7730, 1, 20
+    go = f"/tmp/tcpphase-listen-go-{os.getpid()}"
+    with SingleNs() as ns, Tracer("--listeners", "-L", str(port)) as tr:
+        k0 = netstat(ns.ns)
+        srv = start(ns, "server", port, backlog, go, -1)
+        assert_eq("server", srv.stdout.readline().strip(), "ready")
+        # long enough for each dropped SYN to be sent again once (1 s)
+        cli = start(ns, "clients", port, n, 2.5, go)
+        cout = finish(cli)
+        k1 = netstat(ns.ns)
+        sout = finish(srv)
+        tr.stop()
+    os.unlink(go)
+    assert "done" in sout
+    r = row_for(tr.out, port)
+    overflows = k1["ListenOverflows"] - k0["ListenOverflows"]
+    assert overflows >= n - backlog - 1, f"the kernel counted {overflows} overflows only"
+    assert_eq("overflows (SYN + final ACK) against TcpExtListenOverflows",
+              int(r["ovf_syn"]) + int(r["ovf_ack"]), overflows)
+    assert_eq("backlog", r["backlog"], str(backlog))
+    # the accept queue is full at backlog + 1 children, as the kernel counts
+    assert_eq("longest queue a SYN found", queue(r["q_syn"])[2], backlog + 1)
+    assert_eq("handshakes", r["handshakes"], str(backlog + 1))
+    assert_eq("requests", r["requests"], str(backlog + 1))
+    established = int(re.search(r"^established (\d+)$", cout, re.M).group(1))
+    assert_eq("the clients' own count of established", established,
+              backlog + 1 + int(r["ovf_ack"]))
+    assert_eq("every SYN accounted for",
+              int(r["syns"]), int(r["requests"]) + int(r["ovf_syn"]) + int(r["synq_drops"]) +
+              int(r["cookies"]))
+    assert_eq("accepts", r["accepts"], "0")
+    assert_eq("owner", r["owner"], f"{srv.pid}/python3")
+    assert "lost 0 " in tr.err, tr.err
+
+
+@test("listeners: a slow acceptor: its queue after each accept and the accept waits")
+def listeners_slow_accept():
+    port, n, gap_ms = 7731, 10, 40
+    go = f"/tmp/tcpphase-listen-go-{os.getpid()}"
+    with SingleNs() as ns, Tracer("--listeners", "-L", str(port)) as tr:
+        srv = start(ns, "server", port, 64, go, gap_ms)
+        assert_eq("server", srv.stdout.readline().strip(), "ready")
+        cli = start(ns, "clients", port, n, 10, go)
+        sout = ""
+        for line in srv.stdout:
+            sout += line
+            if line.strip() == "done":
+                break
+        cout = finish(cli)
+        sout += finish(srv)
+        tr.stop()
+    os.unlink(go)
+    accepts = [float(v) for v in re.findall(r"^@accept (\S+)$", sout, re.M)]
+    assert_eq("accepts the server made", len(accepts), n)
+    t0, t1 = stamp(cout, "connect")
+    r = row_for(tr.out, port)
+    for col in ("syns", "requests", "handshakes", "accepts"):
+        assert_eq(col, r[col], str(n))
+    for col in ("ovf_syn", "ovf_ack", "synq_drops", "cookies", "rtx"):
+        assert_eq(col, r[col], "0")
+    # every client was queued before the first accept: n - 1 left after it
+    assert_eq("queue p50/p99/max after the accepts", queue(r["q_accept"]),
+              [(n - 1) // 2, n - 1, n - 1])
+    assert_eq("longest queue a SYN found", queue(r["q_syn"])[2], n - 1)
+    mean, mx = (float(v) for v in r["accept_wait_ms"].split("/"))
+    # the last one queued from before t1 until the last accept: at least
+    # that, at most since the first connect() began
+    assert t1 <= accepts[0], "an accept before every client was established"
+    assert accepts[-1] - t1 - 1 <= mx <= accepts[-1] - t0 + 1, (mx, t0, t1, accepts)
+    # the waits rise one gap per connection: their mean is well below the max
+    assert mean < mx - (accepts[-1] - accepts[0]) / 4, (mean, mx)
