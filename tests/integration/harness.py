@@ -66,7 +66,9 @@ class Tracer:
                 if "cannot load BPF" in err or "permission denied" in err:
                     raise Skip(f"BPF cannot load: {err.strip()}")
                 raise AssertionError(f"tcpphase exited {self.proc.returncode}: {err.strip()}")
-            if os.path.getsize(self.outf.name) > 0:
+            # -v says so on stderr: for outputs that print nothing at first
+            if os.path.getsize(self.outf.name) > 0 or (
+                    "-v" in self.args and "tracing, Ctrl-C" in open(self.errf.name).read()):
                 time.sleep(0.1)
                 return self
             time.sleep(0.05)

@@ -3,14 +3,16 @@ against the kernel's own ListenOverflows, the queue lengths a listener's
 SYNs and accepts saw, and its accept waits against the workload's clock.
 """
 
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.request
 
 from harness import Tracer, assert_eq
 from harness import test
-from netlab import SingleNs
+from netlab import SingleNs, wait_for
 
 LISTENPEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "listenpeer.py")
 COLUMNS = ("netns", "laddr", "owner", "backlog", "syns", "requests", "handshakes", "accepts",
@@ -147,3 +149,65 @@ def listeners_slow_accept():
     assert accepts[-1] - t1 - 1 <= mx <= accepts[-1] - t0 + 1, (mx, t0, t1, accepts)
     # the waits rise one gap per connection: their mean is well below the max
     assert mean < mx - (accepts[-1] - accepts[0]) / 4, (mean, mx)
+
+
+METRICS_PORT = 19473
+
+
+def scrape():
+    url = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+def series(text, name, **labels):
+    """The value of one series; labels must match exactly."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    m = re.search(rf"^{name}\{{{re.escape(want)}\}} (\S+)$", text, re.M)
+    return None if m is None else float(m.group(1))
+
+
+@test("listeners: /metrics and JSON say what the table says, lport label bounded")
+def listeners_metrics_json():
+    port, other, backlog, n = 7732, 7733, 1, 6
+    go = f"/tmp/tcpphase-listen-go-{os.getpid()}"
+    with SingleNs() as ns, Tracer("--listeners", "--json", "-v", "-L", f"{port},{other}",
+                                  "--metrics", f"127.0.0.1:{METRICS_PORT}") as tr:
+        srv = start(ns, "server", port, backlog, go, -1)
+        assert_eq("server", srv.stdout.readline().strip(), "ready")
+        cli = start(ns, "clients", port, n, 1.5, go)
+        finish(cli)
+        k = netstat(ns.ns)
+        # the metrics follow the kernel's counters within a second or two
+        wait_for("the overflows in /metrics",
+                 lambda: (series(scrape(), "tcpphase_listen_overflows_total", lport=port,
+                                 packet="syn") or 0) +
+                 (series(scrape(), "tcpphase_listen_overflows_total", lport=port,
+                         packet="ack") or 0) == k["ListenOverflows"], timeout=5)
+        text = scrape()
+        finish(srv)
+        tr.stop()
+    os.unlink(go)
+    objs = [json.loads(line) for line in tr.out.splitlines() if line.startswith("{")]
+    lst = [o for o in objs if o.get("type") == "listener" and o["lport"] == port]
+    assert_eq("JSON listener objects for the port", len(lst), 1)
+    o = lst[0]
+    assert_eq("JSON overflows", o["overflows_syn"] + o["overflows_ack"], k["ListenOverflows"])
+    assert_eq("JSON backlog", o["backlog"], backlog)
+    assert_eq("JSON queue max at SYN", o["queue_at_syn"]["max"], backlog + 1)
+    assert_eq("JSON owner", o["pid"], srv.pid)
+    for name, key in (("syns", "syns"), ("requests", "requests"),
+                      ("handshakes", "handshakes")):
+        assert_eq(f"tcpphase_listen_{name}_total", series(text, f"tcpphase_listen_{name}_total",
+                                                          lport=port), float(o[key]))
+    assert_eq("backlog gauge", series(text, "tcpphase_listen_backlog", lport=port), 1.0)
+    assert_eq("queue histogram count",
+              series(text, "tcpphase_listen_queue_length_count", lport=port, at="syn"),
+              float(o["queue_at_syn"]["count"]))
+    assert_eq("queue lengths <= 1 at SYN",
+              series(text, "tcpphase_listen_queue_length_bucket", lport=port, at="syn", le=1),
+              2.0)
+    # a port nobody listens on has no series; no other lport value appears
+    listen = "\n".join(line for line in text.splitlines()
+                       if line.startswith("tcpphase_listen_"))
+    assert_eq("lport values", sorted(set(re.findall(r'lport="([^"]*)"', listen))), [str(port)])
