@@ -41,6 +41,22 @@ static uint64_t recursion_misses(struct tracer *t)
 	return misses;
 }
 
+uint64_t listen_misses(struct tracer *t)
+{
+	const struct bpf_program *progs[] = { t->skel->progs.listen_syn, t->skel->progs.listen_drop,
+					      t->skel->progs.listen_synack_rtx };
+	uint64_t misses = 0;
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct prog_stats ps;
+		int fd = bpf_program__fd(progs[i]);
+
+		if (fd >= 0 && !prog_stats_read(fd, &ps))
+			misses += ps.recursion_misses;
+	}
+	return misses;
+}
+
 /* Losses so far: ring-buffer drops, events no program saw, table overflow. */
 struct losses {
 	uint64_t rb_drops;

@@ -314,12 +314,20 @@ static void print_summary(struct tracer *t, uint64_t now, double interval_s)
 /* The listener view as it is now (live only), as a table or JSON. */
 static void print_listeners(struct tracer *t, uint64_t now)
 {
+	uint64_t missed;
+
 	if (!t->opts.listeners || !t->skel || listenmap_read(t))
 		return;
+	missed = listen_misses(t);
 	if (t->opts.json)
 		lv_print_json(&t->lview, t->out.f, now + t->out.wall_offset_ns);
 	else
 		lv_print(&t->lview, t->out.f);
+	if (missed)
+		fprintf(stderr,
+			"tcpphase: listeners: %llu packets not seen (recursion misses), "
+			"the counts may be short by as many\n",
+			(unsigned long long)missed);
 }
 
 /* -i: print the summary once its interval has passed (event time in a replay). */

@@ -94,6 +94,8 @@ int listenmap_read(struct tracer *t);
 
 /* losses.c */
 void report_losses(struct tracer *t, bool final);
+/* Packets the listener view's programs missed (recursion): its counts may be short. */
+uint64_t listen_misses(struct tracer *t);
 void report_kcounters(struct tracer *t);
 void update_metrics(struct tracer *t);
 
