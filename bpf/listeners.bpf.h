@@ -34,6 +34,8 @@ static __always_inline void listen_queue(__u64 *h, __u64 *sum, __u32 *max, __u32
 {
 	__u32 b = lq_bucket(q);
 
+	/* keeps the bound on the register used below (older verifiers lose it) */
+	barrier_var(b);
 	if (b < LQ_BUCKETS)
 		__sync_fetch_and_add(&h[b], 1);
 	__sync_fetch_and_add(sum, q);

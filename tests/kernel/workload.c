@@ -21,7 +21,9 @@
  * the host to hold the tracer's figures against:
  *
  *   wl connect case=NAME family=ipv4 lport=N rport=N rc=ERRNO-NAME us=N
- *   wl gap case=NAME lport=N us=N      first close to second close
+ *   wl gap case=NAME lport=N us=N lo=N  first close to second close: us
+ *                                      from before the first close() to after
+ *                                      the second, lo from after to before
  *   wl twgap case=tw_reuse lport=N us=N  client close to the reusing connect
  *   wl done connects=N                 every connect() call made
  *
@@ -204,17 +206,22 @@ static int exchange(int cfd, int sfd)
 /* first closes, then after HALF_CLOSE_MS second sees EOF and closes */
 static void close_in_order(const char *name, int lport, int first, int second)
 {
-	long long t0;
+	long long before, t0, t1;
 	char c;
 
+	before = now_us();
 	close(first);
 	t0 = now_us();
 	last_close_us = t0;
 	sleep_ms(HALF_CLOSE_MS);
 	if (read(second, &c, 1) != 0)
 		fail("no EOF after the peer's close");
+	t1 = now_us();
 	close(second);
-	printf("wl gap case=%s lport=%d us=%lld\n", name, lport, now_us() - t0);
+	/* the phases between lie within us (both close() calls included) and
+	 * no shorter than lo (neither included) */
+	printf("wl gap case=%s lport=%d us=%lld lo=%lld\n", name, lport, now_us() - before,
+	       t1 - t0);
 }
 
 /* a connection that completes and closes in order; its client's port */
@@ -279,6 +286,33 @@ static void case_reset(int lfd)
 	close(sfd);
 }
 
+/* The kernel's TcpExt ListenOverflows (/proc/net/netstat), -1 if unreadable. */
+static long long listen_overflows(void)
+{
+	char names[4096], values[4096];
+	long long v = -1;
+	FILE *f = fopen("/proc/net/netstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		char *n, *x, *sn, *sx;
+
+		if (strncmp(names, "TcpExt:", 7))
+			continue;
+		n = strtok_r(names, " \n", &sn);
+		x = strtok_r(values, " \n", &sx);
+		while (n && x) {
+			if (!strcmp(n, "ListenOverflows"))
+				v = atoll(x);
+			n = strtok_r(NULL, " \n", &sn);
+			x = strtok_r(NULL, " \n", &sx);
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 /*
  * Fill PORT_FULL's accept queue (backlog 1: two connections fit), then the
  * next SYN is dropped until connect() gives up. The queued ones are accepted
@@ -287,6 +321,7 @@ static void case_reset(int lfd)
 static void case_timeout(void)
 {
 	int fds[8], n = 0, err = 0, i, sfd;
+	long long ovf0 = listen_overflows();
 	int lfd = listener(AF_INET, PORT_FULL, 1);
 
 	if (lfd < 0) {
@@ -303,6 +338,8 @@ static void case_timeout(void)
 	}
 	if (err != ETIMEDOUT)
 		fail("timeout: no connect() timed out");
+	/* what --listeners must count for PORT_FULL, the kernel's own count */
+	printf("wl overflows port=%d kernel=%lld\n", PORT_FULL, listen_overflows() - ovf0);
 	for (i = 0; i < n; i++) {
 		sfd = accept_within(lfd, 500);
 		if (sfd >= 0)
@@ -352,12 +389,42 @@ static void case_tw_reuse(int lfd)
 	close(cfd);
 }
 
-int main(void)
+/* "workload listeners": what --listeners is checked on, a listener that accepts, a full one */
+static int listeners_run(void)
 {
 	int lfd = listener(AF_INET, PORT_OK, 64);
-	int lfd6 = listener(AF_INET6, PORT_OK, 64);
+
+	if (lfd < 0) {
+		fail("listen");
+		return 1;
+	}
+	clean_connection("client_first", AF_INET, lfd, 0, 1);
+	clean_connection("server_first", AF_INET, lfd, 0, 0);
+	case_timeout();
+	close(lfd);
+	printf("wl done connects=%d failures=%d\n", connects, failures);
+	return failures != 0;
+}
+
+int main(int argc, char **argv)
+{
+	int lfd, lfd6;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "listeners"))
+		return listeners_run();
+	if (argc > 1 && !strcmp(argv[1], "warmup")) {
+		/* one connection, so that the kernel patches its once-only
+		 * static branches (the TCP hash secrets) now, not under load */
+		lfd = listener(AF_INET, PORT_OK, 64);
+		if (lfd < 0 || clean_connection("warmup", AF_INET, lfd, 0, 1) < 0)
+			return 1;
+		close(lfd);
+		sleep_ms(1000);
+		return 0;
+	}
+	lfd = listener(AF_INET, PORT_OK, 64);
+	lfd6 = listener(AF_INET6, PORT_OK, 64);
 	if (lfd < 0 || lfd6 < 0) {
 		fail("listen");
 		return 1;
