@@ -111,8 +111,7 @@ struct cgroups *cg_new(const char *root)
 	}
 	if (root)
 		snprintf(c->root, sizeof(c->root), "%s", root);
-	else if (cg_find_mount("/proc/self/mountinfo", reachable_cgroup2, c->root,
-			       sizeof(c->root)))
+	else if (cg_find_mount("/proc/self/mountinfo", reachable_cgroup2, c->root, sizeof(c->root)))
 		c->root[0] = 0;
 	/* "/sys/fs/cgroup/" and "/sys/fs/cgroup" alike */
 	for (size_t n = strlen(c->root); n > 1 && c->root[n - 1] == '/'; n--)

@@ -75,7 +75,7 @@ static const struct argp_option options[] = {
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Endpoints tracked at once (default 262144)", 0 },
 	{ "summary", OPT_SUMMARY, NULL, 0, "Per-phase latency summary instead of records", 0 },
 	{ "interval", 'i', "SECONDS", 0, "Print the summary this often (implies --summary)", 0 },
-	{ "by", OPT_BY, "KEY", 0, "Summary per remote|lport|rport|comm|netns", 0 },
+	{ "by", OPT_BY, "KEY", 0, "Summary per remote|lport|rport|comm|netns|cgroup|workload", 0 },
 	{ "top", OPT_TOP, "N", 0, "Groups shown with --by (default 10)", 0 },
 	{ "metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus metrics at /metrics", 0 },
 	{ "stuck", OPT_STUCK, "SECONDS", 0, "List sockets in CLOSE_WAIT/FIN_WAIT2 this long", 0 },
@@ -290,7 +290,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		enum summary_by by;
 
 		if (summary_by_parse(arg, &by))
-			usage_fail("--by: '%s' is not remote, lport, rport, comm or netns", arg);
+			usage_fail("--by: '%s' is not remote, lport, rport, comm, netns, cgroup or "
+				   "workload",
+				   arg);
 		o->by = by;
 		o->summary = true;
 		break;

@@ -468,6 +468,7 @@ static int setup_outputs(struct tracer *t)
 			die_msg("out of memory");
 			return -1;
 		}
+		summary_set_cgroups(t->summary, t->out.cg);
 	}
 	if (t->opts.metrics_addr) {
 		t->metrics = metrics_start(t->opts.metrics_addr, t->opts.lports, t->opts.n_lports,
