@@ -477,6 +477,14 @@ static int setup_outputs(struct tracer *t)
 			die_msg("--metrics: %s", err);
 			return -1;
 		}
+		if (t->opts.metrics_by_workload &&
+		    metrics_by_workload(t->metrics, t->out.cg,
+					t->opts.metrics_top ? t->opts.metrics_top :
+							      METRICS_TOP_DEFAULT,
+					err, sizeof(err))) {
+			die_msg("--metrics-by: %s", err);
+			return -1;
+		}
 	}
 	cfg.max_conns = t->opts.max_conns;
 	cfg.ctx = t;
