@@ -163,23 +163,23 @@ static char *label_escape(const char *v)
 	return out;
 }
 
-/* The ranked workload of name, made if there is room; NULL: none (counted as "other"). */
-static struct wl *wl_named(struct metrics *m, const char *name)
+/*
+ * The ranked workload of label (escaped), made if there is room; NULL: none
+ * (counted as "other"). Takes label, which is freed if not kept.
+ */
+static struct wl *wl_named(struct metrics *m, char *label)
 {
-	struct wl *w;
-	char *label;
+	struct wl *w = NULL;
 
-	for (int i = 0; i < m->n_wls; i++)
-		if (!strcmp(m->wls[i]->label, name))
-			return m->wls[i];
+	for (int i = 0; i < m->n_wls && !w; i++)
+		if (!strcmp(m->wls[i]->label, label))
+			w = m->wls[i];
 	/* a workload called "other" would make a second "other" series */
-	if (m->n_wls >= WL_TRACKED || !strcmp(name, "other"))
-		return NULL;
-	label = label_escape(name);
-	w = label ? calloc(1, sizeof(*w)) : NULL;
-	if (!w) {
+	if (!w && m->n_wls < WL_TRACKED && strcmp(label, "other"))
+		w = calloc(1, sizeof(*w));
+	if (!w || w->label) {
 		free(label);
-		return NULL;
+		return w;
 	}
 	w->label = label;
 	w->slot = -1;
@@ -199,10 +199,7 @@ static struct wl *wl_of(struct metrics *m, uint64_t id)
 	name = cg_workload(m->cg, id);
 	/* names are compared escaped: what the series show */
 	esc = label_escape(name ? name : "unknown");
-	if (!esc)
-		return NULL;
-	w = wl_named(m, esc);
-	free(esc);
+	w = esc ? wl_named(m, esc) : NULL;
 	if (w && id)
 		u64map_put(m->wl_of_id, id, w); /* full: looked up by name again */
 	return w;
