@@ -455,7 +455,7 @@ static void test_workload_labels(void)
 {
 	struct metrics *m[2] = { start(NULL, 0), start(NULL, 0) }, *w;
 	uint64_t svc, ctr, odd;
-	struct fake_cg fc;
+	struct fake_cg fc = { "" };
 	struct cgroups *cg = NULL;
 	char err[128], *t = NULL, *u = NULL;
 

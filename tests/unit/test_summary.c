@@ -595,7 +595,7 @@ static void test_by(void)
 static void test_by_cgroup(void)
 {
 	uint64_t svc, sub, ctr, unknown = 0x7fffffffffffULL;
-	struct fake_cg fc;
+	struct fake_cg fc = { "" };
 	struct cgroups *cg;
 	struct summary *s;
 	struct conn c;
