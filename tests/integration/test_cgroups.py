@@ -10,8 +10,10 @@ must still name the server's cgroup. Everything made is removed afterwards.
 """
 
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 import uuid
 
 from harness import PEER, Skip, Tracer, assert_eq, netns_inode, test, TCPPHASE
@@ -260,3 +262,164 @@ def cgroup_open_rows():
             assert_eq("server open cgroup", r["cgroup"], cg.path(SERVER_CG))
             assert_eq("server open workload", r["workload"], "tpcg-web.service")
         check_sides([r for r in rows if r["row"] == "end"], cg, port, 2)
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        assert_eq("metrics status", r.status, 200)
+        return r.read().decode()
+
+
+def series_sum(text, prefix):
+    """The sum of the series of text whose line starts with prefix."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+def group(out, by, label):
+    """A --by group of a text summary: (connections, {phase: count})."""
+    m = re.search(rf"^{by} {re.escape(label)}: (\d+) connections\n((?:  .*\n)*)", out, re.M)
+    assert m, f"no {by} group {label} in:\n{out}"
+    phases = {}
+    for line in m.group(2).splitlines():
+        name, count = re.match(r"^  (.+?)\s+(\d+)\s", line).groups()
+        phases[name] = int(count)
+    return int(m.group(1)), phases
+
+
+class Workloads:
+    """This run's service and container: names of their own, so that a test
+    running beside this one elsewhere on the host never shares a group."""
+
+    def __init__(self, cg):
+        tag = uuid.uuid4().hex[:8]
+        hexid = uuid.uuid4().hex + uuid.uuid4().hex
+        pod = str(uuid.uuid4())
+        self.svc = f"tpcg-leak-{tag}.service"
+        self.svc_cg = f"system.slice/{self.svc}"
+        self.ctr_cg = ("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                       f"{pod.replace('-', '_')}.slice/cri-containerd-{hexid}.scope")
+        self.ctr = f"pod:{pod}/containerd:{hexid[:12]}"
+        self.cg = cg
+
+
+def leak_close_wait(lab, w, port, n, refused):
+    """n connections from the container to n servers of the service, each
+    left in CLOSE_WAIT (the server read the EOF and does not close) until all
+    are, then released; and refused connects from the container."""
+    go = f"/tmp/tcpphase-cg-leak-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    cg = w.cg
+    try:
+        srvs = [start_peer(lab, cg.make(w.svc_cg), "server", port + i, "--then", "eof",
+                           "--go", go) for i in range(n)]
+        for i in range(n):
+            done(start_peer(lab, cg.make(w.ctr_cg), "client", port + i))
+        for _ in range(refused):
+            out = done(start_peer(lab, cg.make(w.ctr_cg), "client", port + n))
+            assert "connect_errno=111" in out, out
+        wait_for(f"{n} servers in CLOSE_WAIT",
+                 lambda: sum(s[0] == "CLOSE-WAIT" for i in range(n)
+                             for s in sockets(lab.ns, port + i)) == n)
+        open(go, "w").close()
+        for s in srvs:
+            done(s)
+    finally:
+        if os.path.exists(go):
+            os.unlink(go)
+    for i in range(n):
+        lab.settle(port + i)
+
+
+@test("cgroups: --summary --by workload/cgroup and --metrics-by workload match the CSV rows")
+def cgroup_summary_metrics():
+    port, n, refused = 7620, 3, 4
+    mports = (19621, 19622, 19623)
+    rec = f"/tmp/tcpphase-test-cg-{os.getpid()}.tpp"
+    with Cgroups() as cg, SingleNs() as lab:
+        w = Workloads(cg)
+        cg.make(w.svc_cg)
+        cg.make(w.ctr_cg)
+        only = ("--cgroup", cg.fs())  # this test's sockets only, whatever runs beside
+        with Tracer("--csv", *only, "-W", rec, "--metrics", f"127.0.0.1:{mports[0]}",
+                    "--metrics-by", "workload") as rows_tr, \
+                Tracer("--summary", "--by", "workload", *only,
+                       "--metrics", f"127.0.0.1:{mports[1]}", "--metrics-by", "workload",
+                       "--metrics-top", "1") as wl_tr, \
+                Tracer("--summary", "--by", "cgroup", *only,
+                       "--metrics", f"127.0.0.1:{mports[2]}") as cg_tr:
+            leak_close_wait(lab, w, port, n, refused)
+            want = {"active,ok": n, "active,refused": refused, "passive,ok": n}
+
+            def conns(text, labels=""):
+                return {k: series_sum(text, "tcpphase_connections_total{role=\"%s\",result=\"%s\""
+                                      % tuple(k.split(",")) + labels)
+                        for k in want}
+
+            # every tracer has counted what the metrics show (phases end, results)
+            def settled():
+                texts = [scrape(p) for p in mports]
+                return all(conns(t) == want and series_sum(
+                    t, 'tcpphase_phase_seconds_count{phase="close_wait"') == n for t in texts)
+            wait_for("the three exporters to count every endpoint", settled)
+            named, top1, plain = (scrape(p) for p in mports)
+            for t in (rows_tr, wl_tr, cg_tr):
+                t.stop()
+        rows = rows_tr.rows()
+
+        # the CSV: the service's ends in CLOSE_WAIT, the container's connects
+        svc_rows = [r for r in rows if r["workload"] == w.svc]
+        ctr_rows = [r for r in rows if r["workload"] == w.ctr]
+        assert_eq("rows, all ours", len(rows), len(svc_rows) + len(ctr_rows))
+        assert_eq("service rows", len(svc_rows), n)
+        assert_eq("container rows", len(ctr_rows), n + refused)
+        assert all(r["close_wait_us"] != "" for r in svc_rows), svc_rows
+        assert all(r["cgroup"] == cg.path(w.svc_cg) for r in svc_rows), svc_rows
+
+        def counts(rs):
+            return {"handshake active": sum(r["role"] == "active" and r["result"] == "ok"
+                                            and r["handshake_us"] != "" for r in rs),
+                    "handshake passive": sum(r["role"] == "passive" and r["result"] == "ok"
+                                             and r["handshake_us"] != "" for r in rs),
+                    "CLOSE_WAIT": sum(r["close_wait_us"] != "" for r in rs)}
+
+        def check_group(out, by, label, rs, what):
+            conns_n, phases = group(out, by, label)
+            assert_eq(f"{what}: connections", conns_n, len(rs))
+            for phase, k in counts(rs).items():
+                assert_eq(f"{what}: {phase}", phases.get(phase, 0), k)
+
+        # --by workload, live and replayed from the recording; --by cgroup
+        try:
+            replay = subprocess.run([TCPPHASE, "-r", rec, "--summary", "--by", "workload"],
+                                    capture_output=True, text=True, timeout=60)
+        finally:
+            os.unlink(rec)
+        assert_eq("replay status", replay.returncode, 0)
+        for out, what in ((wl_tr.out, "live"), (replay.stdout, "replay")):
+            check_group(out, "workload", w.svc, svc_rows, f"{what} service")
+            check_group(out, "workload", w.ctr, ctr_rows, f"{what} container")
+            assert "by workload: 2 of 2 groups" in out, out
+        assert_eq("service's CLOSE_WAITs", group(wl_tr.out, "workload", w.svc)[1]["CLOSE_WAIT"], n)
+        check_group(cg_tr.out, "cgroup", cg.path(w.svc_cg), svc_rows, "cgroup service")
+        check_group(cg_tr.out, "cgroup", cg.path(w.ctr_cg), ctr_rows, "cgroup container")
+
+        # /metrics: both names; with a top of 1 the busier container only
+        svc_l, ctr_l = f',workload="{w.svc}"', f',workload="{w.ctr}"'
+        assert_eq("named: service's close_wait", series_sum(
+            named, 'tcpphase_phase_seconds_count{phase="close_wait"' + svc_l), n)
+        assert_eq("named: container's connects", conns(named, ctr_l),
+                  {"active,ok": n, "active,refused": refused, "passive,ok": 0})
+        assert_eq("named: service's accepts", conns(named, svc_l)["passive,ok"], n)
+        assert f'workload="{w.svc}"' not in top1, "top 1: the service is not named"
+        assert_eq("top 1: the container's connects", conns(top1, ctr_l)["active,refused"],
+                  refused)
+        assert_eq("top 1: other is the service", series_sum(
+            top1, 'tcpphase_phase_seconds_count{phase="close_wait",workload="other"}'), n)
+        assert 'workload=' not in plain, "no label without --metrics-by"
+        for fam in ('tcpphase_handshake_seconds_count{role="active"',
+                    'tcpphase_handshake_seconds_count{role="passive"',
+                    'tcpphase_phase_seconds_count{phase="close_wait"',
+                    'tcpphase_phase_seconds_count{phase="last_ack"',
+                    'tcpphase_connections_total{'):
+            for text, what in ((named, "named"), (top1, "top 1")):
+                assert_eq(f"{what}: {fam} adds up", series_sum(text, fam), series_sum(plain, fam))
