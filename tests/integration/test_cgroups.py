@@ -423,3 +423,45 @@ def cgroup_summary_metrics():
                     'tcpphase_connections_total{'):
             for text, what in ((named, "named"), (top1, "top 1")):
                 assert_eq(f"{what}: {fam} adds up", series_sum(text, fam), series_sum(plain, fam))
+
+
+# tcpphase where no cgroup2 mount can be reached: a private mount namespace
+# with a tmpfs over /sys/fs/cgroup, which hides a pure v2 root and the hybrid
+# layout's unified/ alike (mountinfo still lists the covered mount)
+NO_CGROUP2 = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+              'mount -t tmpfs none /sys/fs/cgroup && exec "$@"', "sh")
+
+
+@test("cgroups: no cgroup2 mount: empty columns, one warning, the rest works")
+def cgroup_none_mounted():
+    port, mport = 7630, 19631
+    warning = "warning: no cgroup2 file system mounted"
+    with Cgroups() as cg, SingleNs() as lab:
+        with Tracer("--csv", "--metrics", f"127.0.0.1:{mport}", "--metrics-by", "workload",
+                    prefix=NO_CGROUP2) as tr, \
+                Tracer("--summary", "--by", "workload", prefix=NO_CGROUP2) as sum_tr:
+            exchange(lab, cg, port)
+            wait_for("the 4 handshakes in the metrics", lambda: series_sum(
+                scrape(mport), 'tcpphase_handshake_seconds_count{role=') >= 4)
+            text = scrape(mport)
+            tr.stop()
+            sum_tr.stop()
+        ns = netns_inode(lab.ns)
+        rows = [r for r in tr.rows() if r["netns"] == ns]
+        assert_eq("rows", len(rows), 4)
+        for r in rows:
+            assert_eq("cgroup column", r["cgroup"], "")
+            assert_eq("workload column", r["workload"], "")
+            assert r["handshake_us"] != "" and r["result"] == "ok", r
+        for t in (tr, sum_tr):
+            assert_eq("warnings", [line for line in t.err.splitlines() if "cgroup" in line],
+                      [f"tcpphase: {warning}: the cgroup and workload columns stay empty"])
+        assert re.search(r"^workload -: \d+ connections$", sum_tr.out, re.M), sum_tr.out
+        assert "by workload: 1 of 1 groups" in sum_tr.out, sum_tr.out
+        assert re.search(r'^tcpphase_connections_total\{role="passive",result="ok",'
+                         r'workload="unknown"\} [1-9]', text, re.M), text
+    r = subprocess.run([*NO_CGROUP2, TCPPHASE, "--cgroup", "/system.slice", "-d", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert_eq("--cgroup without a mount: status", r.returncode, 2)
+    assert_eq("--cgroup without a mount: one line", len(r.stderr.strip().splitlines()), 1)
+    assert "no cgroup2 file system is mounted" in r.stderr, r.stderr
