@@ -11,6 +11,11 @@
  *
  * The phases timed and the result classes are those of summary.c
  * (summary_phase_ns, summary_result_of), so both outputs agree.
+ *
+ * With a workload label (metrics_by_workload) the counters are kept per
+ * slot: one per named workload and the last for "other". Which workloads
+ * hold a slot is decided on the event thread as endpoints come (wl_rank),
+ * under the same mutex, so a scrape sees slots and counts that agree.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -205,17 +210,23 @@ static struct wl *wl_of(struct metrics *m, uint64_t id)
 	return w;
 }
 
+/* Add s seconds and ns (< 1 s) to h's sum. */
+static void mhist_sum_add(struct mhist *h, uint64_t s, uint32_t ns)
+{
+	h->sum_s += s;
+	h->sum_ns += ns;
+	if (h->sum_ns >= 1000000000) {
+		h->sum_ns -= 1000000000;
+		h->sum_s++;
+	}
+}
+
 static void mhist_merge(struct mhist *to, const struct mhist *from)
 {
 	for (int i = 0; i <= NB; i++)
 		to->b[i] += from->b[i];
 	to->count += from->count;
-	to->sum_s += from->sum_s;
-	to->sum_ns += from->sum_ns;
-	if (to->sum_ns >= 1000000000) {
-		to->sum_ns -= 1000000000;
-		to->sum_s++;
-	}
+	mhist_sum_add(to, from->sum_s, from->sum_ns);
 }
 
 /* Add every series of from into to. */
@@ -317,12 +328,7 @@ void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int par
 			continue;
 		h->b[bkt[p]]++;
 		h->count++;
-		h->sum_s += ns[p] / 1000000000;
-		h->sum_ns += ns[p] % 1000000000;
-		if (h->sum_ns >= 1000000000) {
-			h->sum_ns -= 1000000000;
-			h->sum_s++;
-		}
+		mhist_sum_add(h, ns[p] / 1000000000, ns[p] % 1000000000);
 	}
 	if (parts & CT_PART(CT_PART_RESULT))
 		mc->conns[lp][role][res]++;
