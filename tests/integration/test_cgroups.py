@@ -304,19 +304,20 @@ class Workloads:
 
 
 def leak_close_wait(lab, w, port, n, refused):
-    """n connections from the container to n servers of the service, each
-    left in CLOSE_WAIT (the server read the EOF and does not close) until all
-    are, then released; and refused connects from the container."""
+    """Refused connects from the container, then n connections from it to n
+    servers of the service, each left in CLOSE_WAIT (the server read the EOF
+    and does not close) until all are, then released. The refused ones come
+    first: the container is the busier workload from its first endpoint on."""
     go = f"/tmp/tcpphase-cg-leak-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     cg = w.cg
     try:
+        for _ in range(refused):
+            out = done(start_peer(lab, cg.make(w.ctr_cg), "client", port + n))
+            assert "connect_errno=111" in out, out
         srvs = [start_peer(lab, cg.make(w.svc_cg), "server", port + i, "--then", "eof",
                            "--go", go) for i in range(n)]
         for i in range(n):
             done(start_peer(lab, cg.make(w.ctr_cg), "client", port + i))
-        for _ in range(refused):
-            out = done(start_peer(lab, cg.make(w.ctr_cg), "client", port + n))
-            assert "connect_errno=111" in out, out
         wait_for(f"{n} servers in CLOSE_WAIT",
                  lambda: sum(s[0] == "CLOSE-WAIT" for i in range(n)
                              for s in sockets(lab.ns, port + i)) == n)
@@ -460,6 +461,8 @@ def cgroup_none_mounted():
         assert "by workload: 1 of 1 groups" in sum_tr.out, sum_tr.out
         assert re.search(r'^tcpphase_connections_total\{role="passive",result="ok",'
                          r'workload="unknown"\} [1-9]', text, re.M), text
+        assert_eq("workload labels", set(re.findall(r'workload="([^"]*)"', text)),
+                  {"unknown", "other"})
     r = subprocess.run([*NO_CGROUP2, TCPPHASE, "--cgroup", "/system.slice", "-d", "1"],
                        capture_output=True, text=True, timeout=30)
     assert_eq("--cgroup without a mount: status", r.returncode, 2)
