@@ -6,7 +6,7 @@
 # names the version of `tcpphase -V`, every option of `tcpphase --help`
 # (long and short) is in the page, every option the page's OPTIONS section
 # lists is in --help, and the completion offers exactly the options of
-# --help and completes --by keys and -r/-W files.
+# --help and completes --by and --metrics-by keys and -r/-W files.
 # TCPPHASE names the binary (default ./tcpphase).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -65,9 +65,12 @@ if [ "$got" != "$want" ]; then
 	rc=1
 fi
 got=$(complete_words tcpphase --by "")
-[ "$got" = "comm lport netns remote rport " ] || { echo "--by completes to: $got"; rc=1; }
+[ "$got" = "cgroup comm lport netns remote rport workload " ] ||
+	{ echo "--by completes to: $got"; rc=1; }
 got=$(complete_words tcpphase -i 5 --by = r)
 [ "$got" = "remote rport " ] || { echo "--by=r completes to: $got"; rc=1; }
+got=$(complete_words tcpphase --metrics :9479 --metrics-by "")
+[ "$got" = "workload " ] || { echo "--metrics-by completes to: $got"; rc=1; }
 for o in -r -W; do
 	got=$(complete_words tcpphase "$o" doc/tcpphase.)
 	[ "$got" = "doc/tcpphase.8 " ] || { echo "$o doc/tcpphase. completes to: $got"; rc=1; }

@@ -42,7 +42,7 @@ struct cgroups {
 	uint64_t walks;
 };
 
-int cg_find_mount(const char *mountinfo, char *out, size_t len)
+int cg_find_mount(const char *mountinfo, bool (*usable)(const char *mp), char *out, size_t len)
 {
 	char line[4096];
 	FILE *f = fopen(mountinfo, "re");
@@ -77,11 +77,25 @@ int cg_find_mount(const char *mountinfo, char *out, size_t len)
 			}
 		}
 		out[o] = 0;
+		if (usable && !usable(out))
+			continue;
 		ret = 0;
 		break;
 	}
 	fclose(f);
 	return ret;
+}
+
+/*
+ * A cgroup2 mount that a path lookup reaches: mountinfo also lists mounts
+ * covered by a later one (a tmpfs over /sys/fs/cgroup hides the hybrid
+ * layout's unified/ and a pure v2 root alike).
+ */
+static bool reachable_cgroup2(const char *mp)
+{
+	struct statfs sf;
+
+	return !statfs(mp, &sf) && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 struct cgroups *cg_new(const char *root)
@@ -97,7 +111,7 @@ struct cgroups *cg_new(const char *root)
 	}
 	if (root)
 		snprintf(c->root, sizeof(c->root), "%s", root);
-	else if (cg_find_mount("/proc/self/mountinfo", c->root, sizeof(c->root)))
+	else if (cg_find_mount("/proc/self/mountinfo", reachable_cgroup2, c->root, sizeof(c->root)))
 		c->root[0] = 0;
 	/* "/sys/fs/cgroup/" and "/sys/fs/cgroup" alike */
 	for (size_t n = strlen(c->root); n > 1 && c->root[n - 1] == '/'; n--)
@@ -132,7 +146,8 @@ const char *cg_shown(struct cgroups *c, uint64_t id, char *buf, size_t len)
 {
 	const char *p;
 
-	if (!c || !id)
+	/* no mount: nothing to say of an id (a replay's may be another host's) */
+	if (!c || !id || !c->root[0])
 		return NULL;
 	p = cg_path(c, id);
 	if (p)

@@ -24,7 +24,8 @@ struct cgroups;
 
 /*
  * A table over the cgroup2 file system mounted at root, or when root is
- * NULL the first cgroup2 mount in /proc/self/mountinfo. With none (root ""
+ * NULL the first cgroup2 mount in /proc/self/mountinfo that a lookup reaches
+ * (not covered by another mount). With none (root ""
  * or nothing mounted) every id resolves to NULL. NULL only when out of memory.
  */
 struct cgroups *cg_new(const char *root);
@@ -41,7 +42,7 @@ const char *cg_path(struct cgroups *c, uint64_t id);
 const char *cg_workload(struct cgroups *c, uint64_t id);
 /*
  * The cgroup column: the path, or for an id that no walk found its number
- * in decimal (in buf); NULL for id 0 or when c is NULL.
+ * in decimal (in buf); NULL for id 0, when c is NULL or no mount was found.
  */
 const char *cg_shown(struct cgroups *c, uint64_t id, char *buf, size_t len);
 /* How many walks of the mount were made (tests). */
@@ -71,7 +72,11 @@ int cg_lookup(struct cgroups *c, const char *arg, uint64_t *id, uint32_t *level,
  */
 size_t cg_workload_name(const char *path, char *buf, size_t len);
 
-/* The mount point of the first cgroup2 line of a mountinfo file, 0 or -1 (none). */
-int cg_find_mount(const char *mountinfo, char *out, size_t len);
+/*
+ * The mount point of the first cgroup2 line of a mountinfo file that
+ * usable() accepts (NULL: any), 0 or -1 (none). Pure v2 hosts mount it at
+ * /sys/fs/cgroup, hybrid ones at /sys/fs/cgroup/unified.
+ */
+int cg_find_mount(const char *mountinfo, bool (*usable)(const char *mp), char *out, size_t len);
 
 #endif /* __CGROUPS_H */

@@ -11,6 +11,11 @@
  *
  * The phases timed and the result classes are those of summary.c
  * (summary_phase_ns, summary_result_of), so both outputs agree.
+ *
+ * With a workload label (metrics_by_workload) the counters are kept per
+ * slot: one per named workload and the last for "other". Which workloads
+ * hold a slot is decided on the event thread as endpoints come (wl_rank),
+ * under the same mutex, so a scrape sees slots and counts that agree.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,12 +31,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "resetstats.h"
 #include "format.h"
 #include "gauges.h"
 #include "metrics.h"
 #include "opts.h"
 #include "summary.h"
+#include "u64map.h"
 
 #define CONN_LIMIT 16 /* connections served at once */
 #define CONN_PER_IP 8
@@ -74,23 +81,55 @@ struct mhist {
 	uint32_t sum_ns;
 };
 
-/* Everything metrics_add counts; copied whole to render. */
-struct mstate {
+/* The series of one workload label value (or of all, without that label). */
+struct mcounts {
 	struct mhist h[SP_MAX][NLP];
 	uint64_t conns[NLP][MR_MAX][SR_MAX];
 	uint64_t tw_end[NLP][N_TWE];
+};
+
+struct mslot {
+	const char *label; /* the workload, escaped for a label value; NULL: unused */
+	struct mcounts c;
+};
+
+/* Everything metrics_add counts; copied whole to render. */
+struct mstate {
 	struct metrics_extra x;
 	struct rst_counts resets;
+	int n_slots; /* 1 without a workload label, else top + 1: the last is "other" */
+	struct mslot slot[];
 };
+
+/*
+ * A workload as --metrics-by ranks it (event thread only): endpoints seen
+ * since start, and the slot that names it, if any.
+ */
+struct wl {
+	char *label; /* escaped */
+	uint64_t endpoints;
+	int slot; /* -1: counted under "other" */
+};
+
+#define WL_TRACKED 1024 /* workloads ranked; further ones only ever count as "other" */
+#define WL_IDS 65536 /* cgroup ids remembered with their workload */
 
 struct metrics {
 	pthread_mutex_t lock;
-	struct mstate st; /* under lock */
+	struct mstate *st; /* under lock */
+	size_t st_size;
 	uint16_t ports[MAX_PORTS];
 	int n_ports; /* 0: no lport label */
 	uint16_t port;
 	struct MHD_Daemon *d;
 	char *listeners; /* the listener series, rendered by their owner; under lock */
+	/* --metrics-by workload: top named slots, or 0 for no workload label */
+	int top;
+	struct cgroups *cg;
+	struct u64map *wl_of_id; /* cgroup id -> struct wl */
+	struct wl *wls[WL_TRACKED];
+	int n_wls;
+	struct wl *named[METRICS_TOP_MAX]; /* by slot */
 };
 
 uint16_t metrics_port(const struct metrics *m)
@@ -106,6 +145,143 @@ static int lport_index(const struct metrics *m, uint16_t lport)
 		if (m->ports[i] == lport)
 			return i;
 	return m->n_ports;
+}
+
+/* "other" (the last slot), or the only one without a workload label. */
+static int other_slot(const struct metrics *m)
+{
+	return m->st->n_slots - 1;
+}
+
+/* v with \, " and newline escaped as a label value wants, malloc'ed. */
+static char *label_escape(const char *v)
+{
+	char *out = malloc(2 * strlen(v) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			*o++ = '\\';
+		*o++ = *v == '\n' ? 'n' : *v;
+	}
+	*o = 0;
+	return out;
+}
+
+/*
+ * The ranked workload of label (escaped), made if there is room; NULL: none
+ * (counted as "other"). Takes label, which is freed if not kept.
+ */
+static struct wl *wl_named(struct metrics *m, char *label)
+{
+	struct wl *w = NULL;
+
+	for (int i = 0; i < m->n_wls && !w; i++)
+		if (!strcmp(m->wls[i]->label, label))
+			w = m->wls[i];
+	/* a workload called "other" would make a second "other" series */
+	if (!w && m->n_wls < WL_TRACKED && strcmp(label, "other"))
+		w = calloc(1, sizeof(*w));
+	if (!w || w->label) {
+		free(label);
+		return w;
+	}
+	w->label = label;
+	w->slot = -1;
+	m->wls[m->n_wls++] = w;
+	return w;
+}
+
+/* The workload of cgroup id ("unknown" if it has none); cached by id. */
+static struct wl *wl_of(struct metrics *m, uint64_t id)
+{
+	struct wl *w = id ? u64map_get(m->wl_of_id, id) : NULL;
+	const char *name;
+	char *esc;
+
+	if (w)
+		return w;
+	name = cg_workload(m->cg, id);
+	/* names are compared escaped: what the series show */
+	esc = label_escape(name ? name : "unknown");
+	w = esc ? wl_named(m, esc) : NULL;
+	if (w && id)
+		u64map_put(m->wl_of_id, id, w); /* full: looked up by name again */
+	return w;
+}
+
+/* Add s seconds and ns (< 1 s) to h's sum. */
+static void mhist_sum_add(struct mhist *h, uint64_t s, uint32_t ns)
+{
+	h->sum_s += s;
+	h->sum_ns += ns;
+	if (h->sum_ns >= 1000000000) {
+		h->sum_ns -= 1000000000;
+		h->sum_s++;
+	}
+}
+
+static void mhist_merge(struct mhist *to, const struct mhist *from)
+{
+	for (int i = 0; i <= NB; i++)
+		to->b[i] += from->b[i];
+	to->count += from->count;
+	mhist_sum_add(to, from->sum_s, from->sum_ns);
+}
+
+/* Add every series of from into to. */
+static void mcounts_merge(struct mcounts *to, const struct mcounts *from)
+{
+	for (int p = 0; p < SP_MAX; p++)
+		for (int lp = 0; lp < NLP; lp++)
+			mhist_merge(&to->h[p][lp], &from->h[p][lp]);
+	for (int lp = 0; lp < NLP; lp++) {
+		for (int r = 0; r < MR_MAX; r++)
+			for (int res = 0; res < SR_MAX; res++)
+				to->conns[lp][r][res] += from->conns[lp][r][res];
+		for (int e = 0; e < N_TWE; e++)
+			to->tw_end[lp][e] += from->tw_end[lp][e];
+	}
+}
+
+/*
+ * One more endpoint of w (under lock): it takes a free slot, or the slot of
+ * the named workload with the fewest endpoints once it has seen more than
+ * twice as many (so two close ones do not swap back and forth). The
+ * replaced one's series are added into "other" and the slot starts from
+ * zero: every counter only grows, and the labelled series always add up to
+ * the unlabelled totals.
+ */
+static void wl_rank(struct metrics *m, struct wl *w)
+{
+	int weakest = -1;
+
+	w->endpoints++;
+	if (w->slot >= 0)
+		return;
+	for (int i = 0; i < m->top; i++) {
+		if (!m->named[i]) {
+			weakest = i;
+			break;
+		}
+		if (weakest < 0 || m->named[i]->endpoints < m->named[weakest]->endpoints)
+			weakest = i;
+	}
+	if (weakest < 0)
+		return;
+	if (m->named[weakest]) {
+		struct mslot *sl = &m->st->slot[weakest];
+
+		if (w->endpoints <= 2 * m->named[weakest]->endpoints)
+			return;
+		mcounts_merge(&m->st->slot[other_slot(m)].c, &sl->c);
+		memset(&sl->c, 0, sizeof(sl->c));
+		m->named[weakest]->slot = -1;
+	}
+	m->named[weakest] = w;
+	m->st->slot[weakest].label = w->label;
+	w->slot = weakest;
 }
 
 static int bucket_of(uint64_t ns)
@@ -125,7 +301,9 @@ void metrics_add(struct metrics *m, const struct conn *c)
 void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int parts)
 {
 	int64_t ns[SP_MAX];
-	int bkt[SP_MAX], lp, role, res, te;
+	int bkt[SP_MAX], lp, role, res, te, slot;
+	struct mcounts *mc;
+	struct wl *w = m->top ? wl_of(m, c->cgroup) : NULL;
 
 	/* everything but the increments is worked out before taking the lock */
 	for (int p = 0; p < SP_MAX; p++) {
@@ -140,41 +318,48 @@ void metrics_add_parts(struct metrics *m, const struct conn *c, unsigned int par
 	te = c->tw_end >= TWE_EXPIRED && c->tw_end <= TWE_IN_PROGRESS ? c->tw_end : TWE_NONE;
 
 	pthread_mutex_lock(&m->lock);
+	if (w && (parts & CT_PART(CT_PART_RESULT)))
+		wl_rank(m, w);
+	slot = w && w->slot >= 0 ? w->slot : other_slot(m);
+	mc = &m->st->slot[slot].c;
 	for (int p = 0; p < SP_MAX; p++) {
-		struct mhist *h = &m->st.h[p][lp];
+		struct mhist *h = &mc->h[p][lp];
 
 		if (ns[p] < 0)
 			continue;
 		h->b[bkt[p]]++;
 		h->count++;
-		h->sum_s += ns[p] / 1000000000;
-		h->sum_ns += ns[p] % 1000000000;
-		if (h->sum_ns >= 1000000000) {
-			h->sum_ns -= 1000000000;
-			h->sum_s++;
-		}
+		mhist_sum_add(h, ns[p] / 1000000000, ns[p] % 1000000000);
 	}
 	if (parts & CT_PART(CT_PART_RESULT))
-		m->st.conns[lp][role][res]++;
+		mc->conns[lp][role][res]++;
 	if (parts & CT_PART(CT_PART_TW_END))
-		m->st.tw_end[lp][te - TWE_EXPIRED]++;
+		mc->tw_end[lp][te - TWE_EXPIRED]++;
 	pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_set_extra(struct metrics *m, const struct metrics_extra *x)
 {
 	pthread_mutex_lock(&m->lock);
-	m->st.x = *x;
+	m->st->x = *x;
 	pthread_mutex_unlock(&m->lock);
 }
 
 /* --- the exposition text --- */
 
-/* 'first' (a label pair or NULL) and lport's, comma-separated, into buf. */
-static const char *labels(char *buf, size_t len, const struct metrics *m, const char *first, int lp)
+/*
+ * 'first' (a label pair or NULL), the workload's (wl: an escaped value, NULL
+ * for none) and lport's, comma-separated, into buf.
+ */
+static const char *labels(char *buf, size_t len, const struct metrics *m, const char *first,
+			  const char *wl, int lp)
 {
 	int n = snprintf(buf, len, "%s", first ? first : "");
 
+	if (wl && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, "%sworkload=\"%s\"", n ? "," : "", wl);
+	if (n < 0 || (size_t)n >= len)
+		return buf; /* cut: cannot happen with LABELS_LEN */
 	if (m->n_ports) {
 		char port[8];
 
@@ -196,16 +381,29 @@ static void put_meta(FILE *f, const char *name, const char *type, const char *he
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* One histogram series per lport; 'first' labels each, as in role="active". */
-static void put_hist(FILE *f, const struct metrics *m, const char *name, const char *first,
-		     const struct mhist *h)
+/* Room for every label of a series: a workload's escaped name is at most 2 * 255 bytes. */
+#define LABELS_LEN 1024
+
+/* The workload label of slot i: NULL without one, "" if the slot is unused. */
+static const char *slot_label(const struct mstate *st, int i)
 {
-	char lab[96];
+	if (st->n_slots == 1)
+		return NULL;
+	if (i == st->n_slots - 1)
+		return "other";
+	return st->slot[i].label ? st->slot[i].label : "";
+}
+
+/* The series of one workload slot (wl: its label or NULL), one per lport. */
+static void put_hist_slot(FILE *f, const struct metrics *m, const char *name, const char *first,
+			  const char *wl, const struct mhist *h)
+{
+	char lab[LABELS_LEN];
 
 	for (int lp = 0; lp < n_lports(m); lp++) {
 		uint64_t cum = 0;
 
-		labels(lab, sizeof(lab), m, first, lp);
+		labels(lab, sizeof(lab), m, first, wl, lp);
 		for (int i = 0; i <= NB; i++) {
 			cum += h[lp].b[i];
 			fprintf(f, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, lab, lab[0] ? "," : "",
@@ -215,6 +413,21 @@ static void put_hist(FILE *f, const struct metrics *m, const char *name, const c
 			lab[0] ? "}" : "", (unsigned long long)h[lp].sum_s, h[lp].sum_ns);
 		fprintf(f, "%s_count%s%s%s %llu\n", name, lab[0] ? "{" : "", lab, lab[0] ? "}" : "",
 			(unsigned long long)h[lp].count);
+	}
+}
+
+/*
+ * One histogram series per workload slot in use and lport; 'first' labels
+ * each, as in role="active"; p is the phase.
+ */
+static void put_hist(FILE *f, const struct metrics *m, const struct mstate *st, const char *name,
+		     const char *first, int p)
+{
+	for (int i = 0; i < st->n_slots; i++) {
+		const char *wl = slot_label(st, i);
+
+		if (!wl || wl[0])
+			put_hist_slot(f, m, name, first, wl, st->slot[i].c.h[p]);
 	}
 }
 
@@ -250,49 +463,64 @@ static void put_endpoints(FILE *f, const int64_t *n)
 
 static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 {
-	char first[64], lab[128];
+	char first[64], lab[LABELS_LEN];
 	const struct metrics_extra *x = &st->x;
 
 	put_meta(f, "tcpphase_handshake_seconds", "histogram",
 		 "Successful TCP handshakes: connect() to ESTABLISHED (active), SYN arrival to "
 		 "ESTABLISHED (passive).");
-	put_hist(f, m, "tcpphase_handshake_seconds", "role=\"active\"", st->h[SP_HS_ACTIVE]);
-	put_hist(f, m, "tcpphase_handshake_seconds", "role=\"passive\"", st->h[SP_HS_PASSIVE]);
+	put_hist(f, m, st, "tcpphase_handshake_seconds", "role=\"active\"", SP_HS_ACTIVE);
+	put_hist(f, m, st, "tcpphase_handshake_seconds", "role=\"passive\"", SP_HS_PASSIVE);
 
 	put_meta(f, "tcpphase_accept_wait_seconds", "histogram",
 		 "Passive connections: ESTABLISHED to the accept() that took them.");
-	put_hist(f, m, "tcpphase_accept_wait_seconds", NULL, st->h[SP_ACCEPT_WAIT]);
+	put_hist(f, m, st, "tcpphase_accept_wait_seconds", NULL, SP_ACCEPT_WAIT);
 
 	put_meta(f, "tcpphase_phase_seconds", "histogram", "Time spent in each half-close state.");
 	for (int p = SP_FIN_WAIT1; p <= SP_CLOSING; p++) {
 		snprintf(first, sizeof(first), "phase=\"%s\"", phase_vals[p - SP_FIN_WAIT1]);
-		put_hist(f, m, "tcpphase_phase_seconds", first, st->h[p]);
+		put_hist(f, m, st, "tcpphase_phase_seconds", first, p);
 	}
 
 	put_meta(f, "tcpphase_time_wait_seconds", "histogram",
 		 "Time in TIME_WAIT, to its end as it happened (expiry, reuse, recycling, kill).");
-	put_hist(f, m, "tcpphase_time_wait_seconds", NULL, st->h[SP_TIME_WAIT]);
+	put_hist(f, m, st, "tcpphase_time_wait_seconds", NULL, SP_TIME_WAIT);
 
 	put_meta(f, "tcpphase_connections_total", "counter",
 		 "Finished TCP endpoints by role and handshake result (none: handshake not seen).");
-	for (int lp = 0; lp < n_lports(m); lp++)
-		for (int r = 0; r < MR_MAX; r++)
-			for (int res = 0; res < SR_MAX; res++) {
-				snprintf(first, sizeof(first), "role=\"%s\",result=\"%s\"",
-					 role_vals[r], summary_result_name(res));
-				put_value(f, "tcpphase_connections_total",
-					  labels(lab, sizeof(lab), m, first, lp),
-					  st->conns[lp][r][res]);
-			}
+	for (int i = 0; i < st->n_slots; i++) {
+		const char *wl = slot_label(st, i);
+		const struct mcounts *mc = &st->slot[i].c;
+
+		if (wl && !wl[0])
+			continue;
+		for (int lp = 0; lp < n_lports(m); lp++)
+			for (int r = 0; r < MR_MAX; r++)
+				for (int res = 0; res < SR_MAX; res++) {
+					snprintf(first, sizeof(first), "role=\"%s\",result=\"%s\"",
+						 role_vals[r], summary_result_name(res));
+					put_value(f, "tcpphase_connections_total",
+						  labels(lab, sizeof(lab), m, first, wl, lp),
+						  mc->conns[lp][r][res]);
+				}
+	}
 
 	put_meta(f, "tcpphase_time_wait_end_total", "counter",
 		 "Finished TCP endpoints by how their TIME_WAIT ended (none: closed without one).");
-	for (int lp = 0; lp < n_lports(m); lp++)
-		for (int e = 0; e < N_TWE; e++) {
-			snprintf(first, sizeof(first), "end=\"%s\"", tw_end_name(e + TWE_EXPIRED));
-			put_value(f, "tcpphase_time_wait_end_total",
-				  labels(lab, sizeof(lab), m, first, lp), st->tw_end[lp][e]);
-		}
+	for (int i = 0; i < st->n_slots; i++) {
+		const char *wl = slot_label(st, i);
+
+		if (wl && !wl[0])
+			continue;
+		for (int lp = 0; lp < n_lports(m); lp++)
+			for (int e = 0; e < N_TWE; e++) {
+				snprintf(first, sizeof(first), "end=\"%s\"",
+					 tw_end_name(e + TWE_EXPIRED));
+				put_value(f, "tcpphase_time_wait_end_total",
+					  labels(lab, sizeof(lab), m, first, wl, lp),
+					  st->slot[i].c.tw_end[lp][e]);
+			}
+	}
 
 	rst_counts_prom(&st->resets, f);
 
@@ -327,7 +555,7 @@ static void render(FILE *f, const struct metrics *m, const struct mstate *st)
 void metrics_add_reset(struct metrics *m, const struct event *e)
 {
 	pthread_mutex_lock(&m->lock);
-	rst_counts_add(&m->st.resets, e);
+	rst_counts_add(&m->st->resets, e);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -344,18 +572,20 @@ void metrics_set_listeners(struct metrics *m, char *text)
 
 char *metrics_render(struct metrics *m)
 {
-	struct mstate *st = malloc(sizeof(*st));
+	struct mstate *st;
 	char *buf = NULL, *listeners = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (!st)
-		return NULL;
 	pthread_mutex_lock(&m->lock);
-	memcpy(st, &m->st, sizeof(*st));
-	if (m->listeners)
+	st = malloc(m->st_size);
+	if (st)
+		memcpy(st, m->st, m->st_size);
+	if (st && m->listeners)
 		listeners = strdup(m->listeners);
 	pthread_mutex_unlock(&m->lock);
+	if (!st)
+		return NULL;
 
 	f = open_memstream(&buf, &len);
 	if (f) {
@@ -564,10 +794,16 @@ struct metrics *metrics_start(const char *addr, const uint16_t *label_ports, int
 		return NULL;
 	}
 	m = calloc(1, sizeof(*m));
-	if (!m) {
+	if (m) {
+		m->st_size = sizeof(*m->st) + sizeof(m->st->slot[0]);
+		m->st = calloc(1, m->st_size);
+	}
+	if (!m || !m->st) {
+		free(m);
 		snprintf(err, errlen, "metrics: out of memory");
 		return NULL;
 	}
+	m->st->n_slots = 1;
 	/* a port given twice would make two series with the same labels */
 	for (int i = 0; i < n_label_ports; i++)
 		if (lport_index(m, label_ports[i]) == m->n_ports)
@@ -600,8 +836,42 @@ struct metrics *metrics_start(const char *addr, const uint16_t *label_ports, int
 	return m;
 fail:
 	pthread_mutex_destroy(&m->lock);
+	free(m->st);
 	free(m);
 	return NULL;
+}
+
+int metrics_by_workload(struct metrics *m, struct cgroups *cg, int top, char *err, size_t errlen)
+{
+	size_t size = sizeof(*m->st) + (top + 1) * sizeof(m->st->slot[0]);
+	struct mstate *st;
+
+	if (top < 1 || top > METRICS_TOP_MAX || m->top) {
+		snprintf(err, errlen, "metrics: 1 to %d workloads get a label of their own",
+			 METRICS_TOP_MAX);
+		return -1;
+	}
+	st = calloc(1, size);
+	m->wl_of_id = u64map_new(WL_IDS);
+	if (!st || !m->wl_of_id) {
+		free(st);
+		u64map_free(m->wl_of_id);
+		m->wl_of_id = NULL;
+		snprintf(err, errlen, "metrics: out of memory");
+		return -1;
+	}
+	st->n_slots = top + 1;
+	pthread_mutex_lock(&m->lock);
+	/* before any record: only the caller-owned counters are kept */
+	st->x = m->st->x;
+	st->resets = m->st->resets;
+	free(m->st);
+	m->st = st;
+	m->st_size = size;
+	m->top = top;
+	m->cg = cg;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
 }
 
 void metrics_stop(struct metrics *m)
@@ -612,5 +882,11 @@ void metrics_stop(struct metrics *m)
 		MHD_stop_daemon(m->d);
 	pthread_mutex_destroy(&m->lock);
 	free(m->listeners);
+	for (int i = 0; i < m->n_wls; i++) {
+		free(m->wls[i]->label);
+		free(m->wls[i]);
+	}
+	u64map_free(m->wl_of_id);
+	free(m->st);
 	free(m);
 }

@@ -5,9 +5,11 @@
  * counters and the kernel's TIME_WAIT counters, served over HTTP at
  * GET /metrics by libmicrohttpd's own thread.
  *
- * Label cardinality is bounded: no per-connection labels, and an lport
- * label only for the ports given to metrics_start (the others share
- * lport="other"; no lport label at all when none are given).
+ * Label cardinality is bounded: no per-connection labels, an lport label
+ * only for the ports given to metrics_start (the others share
+ * lport="other"; no lport label at all when none are given), and with
+ * metrics_by_workload a workload label for at most METRICS_TOP_MAX
+ * workloads plus workload="other".
  */
 #ifndef __METRICS_H
 #define __METRICS_H
@@ -18,6 +20,10 @@
 #include "conntable.h"
 
 struct metrics;
+struct cgroups;
+
+#define METRICS_TOP_MAX 50 /* workloads named at most (--metrics-top) */
+#define METRICS_TOP_DEFAULT 10
 
 /* Counters owned by the caller (loader, table, kernel), shown as they are given. */
 struct metrics_extra {
@@ -41,6 +47,16 @@ struct metrics_extra {
  */
 struct metrics *metrics_start(const char *addr, const uint16_t *label_ports, int n_label_ports,
 			      char *err, size_t errlen);
+/*
+ * Label the handshake, phase, TIME_WAIT and connection series with the
+ * workload of each endpoint's cgroup, named by cg (the caller's, alive until
+ * metrics_stop; "unknown" for an endpoint with none). The top workloads
+ * (1..METRICS_TOP_MAX) by endpoints seen since start keep their name, the
+ * others count as workload="other" (see wl_rank in metrics.c for how the
+ * named set changes). Call it before counting anything. 0, or -1 with a
+ * one-line reason in err.
+ */
+int metrics_by_workload(struct metrics *m, struct cgroups *cg, int top, char *err, size_t errlen);
 /* The port served on (host order). */
 uint16_t metrics_port(const struct metrics *m);
 /*

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "format.h"
+#include "metrics.h"
 #include "opts.h"
 #include "summary.h"
 
@@ -54,6 +55,8 @@ enum {
 	OPT_OPEN,
 	OPT_CGROUP,
 	OPT_LISTENERS,
+	OPT_METRICS_BY,
+	OPT_METRICS_TOP,
 };
 
 static const struct argp_option options[] = {
@@ -77,11 +80,17 @@ static const struct argp_option options[] = {
 	{ "summary", OPT_SUMMARY, NULL, 0, "Per-phase latency summary instead of records", 0 },
 	{ "interval", 'i', "SECONDS", 0,
 	  "Print the summary (or --listeners) this often (implies --summary)", 0 },
-	{ "by", OPT_BY, "KEY", 0, "Summary per remote|lport|rport|comm|netns", 0 },
+	{ "by", OPT_BY, "KEY", 0, "Summary per remote|lport|rport|comm|netns|cgroup|workload", 0 },
 	{ "top", OPT_TOP, "N", 0, "Groups shown with --by (default 10)", 0 },
 	{ "listeners", OPT_LISTENERS, NULL, 0,
 	  "Per listening port: SYNs, drops on a full queue, queue lengths, accepts", 0 },
 	{ "metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus metrics at /metrics", 0 },
+	{ "metrics-by", OPT_METRICS_BY, "workload", 0,
+	  "Label the metrics with each endpoint's workload (its cgroup's service or container)",
+	  0 },
+	{ "metrics-top", OPT_METRICS_TOP, "N", 0,
+	  "Workloads --metrics-by names, the busiest (default 10, at most 50); others: \"other\"",
+	  0 },
 	{ "stuck", OPT_STUCK, "SECONDS", 0, "List sockets in CLOSE_WAIT/FIN_WAIT2 this long", 0 },
 	{ "write", 'W', "FILE", 0, "Record the raw event stream to FILE", 0 },
 	{ "read", 'r', "FILE", 0, "Replay a recorded FILE (no root, no BPF)", 0 },
@@ -296,7 +305,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		enum summary_by by;
 
 		if (summary_by_parse(arg, &by))
-			usage_fail("--by: '%s' is not remote, lport, rport, comm or netns", arg);
+			usage_fail("--by: '%s' is not remote, lport, rport, comm, netns, cgroup or "
+				   "workload",
+				   arg);
 		o->by = by;
 		o->summary = true;
 		break;
@@ -310,6 +321,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!strchr(arg, ':'))
 			usage_fail("--metrics: '%s' is not ADDR:PORT", arg);
 		o->metrics_addr = arg;
+		break;
+	case OPT_METRICS_BY:
+		if (strcmp(arg, "workload"))
+			usage_fail("--metrics-by: '%s' is not workload", arg);
+		o->metrics_by_workload = true;
+		break;
+	case OPT_METRICS_TOP:
+		if (parse_uint(arg, 1, METRICS_TOP_MAX, &v, err, sizeof(err)))
+			usage_fail("--metrics-top: %s", err);
+		o->metrics_top = v;
 		break;
 	case OPT_STUCK:
 		if (parse_seconds(arg, &o->stuck_s, err, sizeof(err)))
@@ -343,6 +364,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			usage_fail("--open needs per-connection records (not -e or --summary)");
 		if (o->record_path && o->replay_path)
 			usage_fail("-W and -r are exclusive");
+		if (o->metrics_by_workload && !o->metrics_addr)
+			usage_fail("--metrics-by needs --metrics");
+		if (o->metrics_top && !o->metrics_by_workload)
+			usage_fail("--metrics-top needs --metrics-by workload");
 		break;
 	case 'h':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "tcpphase");

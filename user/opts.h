@@ -43,6 +43,8 @@ struct options {
 	int by; /* --by: enum summary_by */
 	int top; /* --top: groups shown with --by */
 	const char *metrics_addr; /* --metrics ADDR:PORT, NULL if not serving */
+	bool metrics_by_workload; /* --metrics-by workload */
+	int metrics_top; /* --metrics-top: workloads named, 0 if not given (10) */
 	double stuck_s; /* --stuck: list sockets stuck this long (0: off) */
 	const char *record_path; /* -W FILE */
 	const char *replay_path; /* -r FILE */

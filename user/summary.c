@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroups.h"
 #include "format.h"
 #include "resetstats.h"
 #include "summary.h"
@@ -39,12 +40,16 @@ struct phist {
 	uint32_t b[HB_N];
 };
 
-/* Group key bytes: family + address, a port, comm or netns, zero-padded. */
+/*
+ * Group key bytes: family + address, a port, comm, netns or cgroup id,
+ * zero-padded; for a workload, a hash of its name (kept in the group).
+ */
 #define GKEY_LEN 17
 #define GSLOTS (2 * SUMMARY_MAX_GROUPS) /* power of two, load <= 1/2 */
 
 struct group {
 	uint8_t key[GKEY_LEN];
+	char *name; /* BY_WORKLOAD: the workload (owned); NULL: none, "-" */
 	bool other; /* the group of keys beyond the bound */
 	uint64_t conns;
 	struct phist *ph[SP_MAX]; /* NULL until that phase has a record */
@@ -53,6 +58,7 @@ struct group {
 struct summary {
 	enum summary_by by;
 	int top_n;
+	struct cgroups *cg; /* names cgroups; NULL: none known */
 	uint64_t conns, partial;
 	uint64_t results[SR_MAX];
 	uint64_t tw_ends[TWE_IN_PROGRESS + 1];
@@ -160,21 +166,17 @@ int64_t summary_phase_ns(const struct conn *c, enum sum_phase p)
 	return ns < 0 ? -1 : ns;
 }
 
+static const char *const by_names[BY_MAX] = {
+	"", "remote", "lport", "rport", "comm", "netns", "cgroup", "workload",
+};
+
 int summary_by_parse(const char *s, enum summary_by *by)
 {
-	static const struct {
-		const char *name;
-		enum summary_by by;
-	} keys[] = {
-		{ "remote", BY_REMOTE }, { "lport", BY_LPORT }, { "rport", BY_RPORT },
-		{ "comm", BY_COMM },	 { "netns", BY_NETNS },
-	};
-
 	if (!s)
 		return -1;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (!strcmp(s, keys[i].name)) {
-			*by = keys[i].by;
+	for (int i = BY_NONE + 1; i < BY_MAX; i++) {
+		if (!strcmp(s, by_names[i])) {
+			*by = i;
 			return 0;
 		}
 	}
@@ -183,9 +185,7 @@ int summary_by_parse(const char *s, enum summary_by *by)
 
 static const char *by_name(enum summary_by by)
 {
-	static const char *const names[] = { "", "remote", "lport", "rport", "comm", "netns" };
-
-	return (unsigned int)by <= BY_NETNS ? names[by] : "";
+	return (unsigned int)by < BY_MAX ? by_names[by] : "";
 }
 
 /* --- histograms --- */
@@ -288,9 +288,32 @@ void summary_stats(const struct summary *s, enum sum_phase p, struct sum_stats *
 
 /* --- groups --- */
 
-static void group_key(const struct summary *s, const struct conn *c, uint8_t *key)
+static uint64_t fnv1a(const void *p, size_t n)
 {
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* c's cgroup id if the table can name it, else 0: one "-" group. */
+static uint64_t known_cgroup(const struct summary *s, const struct conn *c)
+{
+	char buf[24];
+
+	return cg_shown(s->cg, c->cgroup, buf, sizeof(buf)) ? c->cgroup : 0;
+}
+
+/* c's key into key; for BY_WORKLOAD its name into *name (NULL: none). */
+static void group_key(const struct summary *s, const struct conn *c, uint8_t *key,
+		      const char **name)
+{
+	uint64_t v;
+
 	memset(key, 0, GKEY_LEN);
+	*name = NULL;
 	switch (s->by) {
 	case BY_REMOTE:
 		key[0] = c->family;
@@ -310,6 +333,16 @@ static void group_key(const struct summary *s, const struct conn *c, uint8_t *ke
 	case BY_NETNS:
 		memcpy(key, &c->netns, sizeof(c->netns));
 		break;
+	case BY_CGROUP:
+		v = known_cgroup(s, c);
+		memcpy(key, &v, sizeof(v));
+		break;
+	case BY_WORKLOAD:
+		*name = s->cg ? cg_workload(s->cg, c->cgroup) : NULL;
+		v = *name ? fnv1a(*name, strlen(*name)) : 0;
+		key[0] = *name != NULL;
+		memcpy(key + 1, &v, sizeof(v));
+		break;
 	default:
 		break;
 	}
@@ -317,14 +350,12 @@ static void group_key(const struct summary *s, const struct conn *c, uint8_t *ke
 
 static uint32_t key_hash(const uint8_t *key)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	uint64_t h = fnv1a(key, GKEY_LEN);
 
-	for (int i = 0; i < GKEY_LEN; i++)
-		h = (h ^ key[i]) * 0x100000001b3ULL;
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-static struct group *group_new(const uint8_t *key, bool other)
+static struct group *group_new(const uint8_t *key, const char *name, bool other)
 {
 	struct group *g = calloc(1, sizeof(*g));
 
@@ -332,22 +363,35 @@ static struct group *group_new(const uint8_t *key, bool other)
 		return NULL;
 	if (key)
 		memcpy(g->key, key, GKEY_LEN);
+	if (name) {
+		g->name = strdup(name);
+		if (!g->name) {
+			free(g);
+			return NULL;
+		}
+	}
 	g->other = other;
 	return g;
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
 }
 
 /* The group of c: found, made, or "other" once the bound is reached; NULL if out of memory. */
 static struct group *group_of(struct summary *s, const struct conn *c)
 {
 	uint8_t key[GKEY_LEN];
+	const char *name;
 	uint32_t i;
 
-	group_key(s, c, key);
+	group_key(s, c, key, &name);
 	for (i = key_hash(key) & (GSLOTS - 1); s->slots[i]; i = (i + 1) & (GSLOTS - 1))
-		if (!memcmp(s->slots[i]->key, key, GKEY_LEN))
+		if (!memcmp(s->slots[i]->key, key, GKEY_LEN) && same_name(s->slots[i]->name, name))
 			return s->slots[i];
 	if (s->n_groups < SUMMARY_MAX_GROUPS) {
-		struct group *g = group_new(key, false);
+		struct group *g = group_new(key, name, false);
 
 		if (g) {
 			s->slots[i] = g;
@@ -356,7 +400,7 @@ static struct group *group_of(struct summary *s, const struct conn *c)
 		}
 	}
 	if (!s->other)
-		s->other = group_new(NULL, true);
+		s->other = group_new(NULL, NULL, true);
 	return s->other;
 }
 
@@ -366,6 +410,7 @@ static void group_free(struct group *g)
 		return;
 	for (int p = 0; p < SP_MAX; p++)
 		free(g->ph[p]);
+	free(g->name);
 	free(g);
 }
 
@@ -413,7 +458,7 @@ struct summary *summary_new(enum summary_by by, int top_n)
 {
 	struct summary *s;
 
-	if ((unsigned int)by > BY_NETNS)
+	if ((unsigned int)by >= BY_MAX)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -429,6 +474,11 @@ struct summary *summary_new(enum summary_by by, int top_n)
 	}
 	summary_reset(s);
 	return s;
+}
+
+void summary_set_cgroups(struct summary *s, struct cgroups *cg)
+{
+	s->cg = cg;
 }
 
 void summary_add_parts(struct summary *s, const struct conn *c, unsigned int parts)
@@ -613,12 +663,15 @@ static void print_log2(FILE *f, const struct summary *s, enum sum_phase p)
 struct ranked {
 	const struct group *g;
 	int64_t worst; /* worst p99 of any phase, ns; -1 if no phase timed */
-	char label[ADDR_STRLEN];
+	char label[SUM_LABEL_LEN];
 };
 
 static void group_label(const struct summary *s, const struct group *g, char *buf, size_t len)
 {
+	char idbuf[24];
+	const char *cgp;
 	uint16_t port;
+	uint64_t id;
 	uint32_t ns;
 
 	if (g->other) {
@@ -641,6 +694,14 @@ static void group_label(const struct summary *s, const struct group *g, char *bu
 	case BY_NETNS:
 		memcpy(&ns, g->key, sizeof(ns));
 		snprintf(buf, len, "%u", ns);
+		break;
+	case BY_CGROUP:
+		memcpy(&id, g->key, sizeof(id));
+		cgp = cg_shown(s->cg, id, idbuf, sizeof(idbuf));
+		snprintf(buf, len, "%s", cgp ? cgp : "-");
+		break;
+	case BY_WORKLOAD:
+		snprintf(buf, len, "%s", g->name ? g->name : "-");
 		break;
 	default:
 		snprintf(buf, len, "?");

@@ -3,7 +3,7 @@
  * summary.h - aggregate view of finished connections: per phase, count and
  * p50/p90/p99/max with a bcc-style log2 histogram, counts of handshake
  * results and of TIME_WAIT endings, optionally grouped by one key (remote
- * address, a port, comm, netns) and ranked by the worst p99.
+ * address, a port, comm, netns, cgroup, workload) and ranked by the worst p99.
  *
  * Pure: no I/O but the FILE * handed to summary_print. Fed with the parts
  * of each record as they become known (summary_add_parts), so a handshake
@@ -60,17 +60,33 @@ const char *summary_phase_name(int p);
 enum sum_result summary_result_of(const struct conn *c);
 const char *summary_result_name(int r);
 
-enum summary_by { BY_NONE, BY_REMOTE, BY_LPORT, BY_RPORT, BY_COMM, BY_NETNS };
+enum summary_by {
+	BY_NONE,
+	BY_REMOTE,
+	BY_LPORT,
+	BY_RPORT,
+	BY_COMM,
+	BY_NETNS,
+	BY_CGROUP, /* the cgroup's path (cgroups.h); "-" for none, its id if not found */
+	BY_WORKLOAD, /* the cgroup's workload name; "-" for none */
+	BY_MAX,
+};
 
 /* Groups kept per summary; records of further keys are counted under "other". */
 #define SUMMARY_MAX_GROUPS 4096
 
 struct summary;
+struct cgroups;
 
-/* "remote", "lport", "rport", "comm" or "netns": 0 and *by set, else -1. */
+/* "remote", "lport", "rport", "comm", "netns", "cgroup" or "workload": 0 and *by set, else -1. */
 int summary_by_parse(const char *s, enum summary_by *by);
 /* A summary grouped by 'by' showing the top_n worst groups; NULL if out of memory. */
 struct summary *summary_new(enum summary_by by, int top_n);
+/*
+ * The table that names cgroups for BY_CGROUP and BY_WORKLOAD (the caller's,
+ * alive as long as s); without one every record is in the "-" group.
+ */
+void summary_set_cgroups(struct summary *s, struct cgroups *cg);
 /* Count one complete (REC_FINAL) record. */
 void summary_add(struct summary *s, const struct conn *c);
 /*
@@ -106,8 +122,9 @@ void summary_counts(const struct summary *s, struct sum_counts *c);
 void summary_log2(const struct summary *s, enum sum_phase p, uint64_t slot[SUM_LOG2_SLOTS]);
 
 /* A --by group as summary_print ranks and shows it. */
+#define SUM_LABEL_LEN 256 /* longer cgroup paths are cut */
 struct sum_group {
-	char label[48]; /* address, port, comm, netns, or "other" */
+	char label[SUM_LABEL_LEN]; /* address, port, comm, netns, cgroup, workload, or "other" */
 	bool other; /* the group of keys beyond SUMMARY_MAX_GROUPS */
 	uint64_t conns;
 	struct sum_stats st[SP_MAX]; /* count 0: no record timed that phase */

@@ -505,12 +505,21 @@ static int setup_outputs(struct tracer *t)
 			die_msg("out of memory");
 			return -1;
 		}
+		summary_set_cgroups(t->summary, t->out.cg);
 	}
 	if (t->opts.metrics_addr) {
 		t->metrics = metrics_start(t->opts.metrics_addr, t->opts.lports, t->opts.n_lports,
 					   err, sizeof(err));
 		if (!t->metrics) {
 			die_msg("--metrics: %s", err);
+			return -1;
+		}
+		if (t->opts.metrics_by_workload &&
+		    metrics_by_workload(t->metrics, t->out.cg,
+					t->opts.metrics_top ? t->opts.metrics_top :
+							      METRICS_TOP_DEFAULT,
+					err, sizeof(err))) {
+			die_msg("--metrics-by: %s", err);
 			return -1;
 		}
 	}

@@ -6,8 +6,13 @@
 #ifndef __FIXTURES_H
 #define __FIXTURES_H
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conntable.h"
 
@@ -34,6 +39,48 @@ static inline struct conn mk(void)
 	for (int p = 0; p < PH_MAX; p++)
 		c.ph[p] = -1;
 	return c;
+}
+
+/*
+ * A cgroup tree in a temporary directory for cg_new(root): a cgroup's id is
+ * its directory's inode number, as in the cgroup2 file system.
+ */
+struct fake_cg {
+	char root[64];
+};
+
+static inline int fake_cg_make(struct fake_cg *f)
+{
+	snprintf(f->root, sizeof(f->root), "/tmp/tcpphase-fake-cg.XXXXXX");
+	return mkdtemp(f->root) ? 0 : -1;
+}
+
+/* Make rel ("/a/b", parents included) below the root: its id, 0 on failure. */
+static inline uint64_t fake_cg_dir(const struct fake_cg *f, const char *rel)
+{
+	char p[512];
+	struct stat st;
+	int n = snprintf(p, sizeof(p), "%s", f->root);
+
+	for (const char *r = rel; *r; r++) {
+		if (*r == '/' && r != rel)
+			mkdir(p, 0755);
+		if (n + 1 < (int)sizeof(p)) {
+			p[n++] = *r;
+			p[n] = 0;
+		}
+	}
+	mkdir(p, 0755);
+	return stat(p, &st) ? 0 : st.st_ino;
+}
+
+static inline void fake_cg_remove(const struct fake_cg *f)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", f->root);
 }
 
 #endif /* __FIXTURES_H */

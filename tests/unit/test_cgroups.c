@@ -192,6 +192,8 @@ static void test_cache(void)
 
 		ASSERT_STREQ(cg_root(none), "", "no root");
 		ASSERT_NULL(cg_path(none, svc), "no path");
+		ASSERT_NULL(cg_workload(none, svc), "no workload");
+		ASSERT_NULL(cg_shown(none, svc, buf, sizeof(buf)), "no cgroup column");
 		ASSERT_EQ(cg_walks(none), 0, "no walk");
 		ASSERT_ERR(cg_lookup(none, "/x", &id, &level, err, sizeof(err)), "lookup");
 		ASSERT_TRUE(strstr(err, "no cgroup2 file system is mounted") != NULL, err);
@@ -201,29 +203,72 @@ static void test_cache(void)
 	ASSERT_OK(system(p), "cleanup");
 }
 
+/* Write text to the mountinfo file at path. */
+static void put_mountinfo(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static const char *hidden_mp; /* the mount point "covered by another mount" */
+
+static bool not_hidden(const char *mp)
+{
+	return strcmp(mp, hidden_mp);
+}
+
 static void test_mountinfo(void)
 {
 	char path[] = "/tmp/test_cgroups_mi.XXXXXX", out[256];
 	int fd = mkstemp(path);
-	FILE *f;
 
 	if (!ASSERT_GE(fd, 0, "mkstemp"))
 		return;
-	f = fdopen(fd, "w");
-	fputs("22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
-	      "30 22 0:26 / /sys/fs/cgroup/cpu rw shared:9 - cgroup cgroup rw,cpu\n"
-	      "31 22 0:27 / /sys/fs/cgroup/uni\\040fied rw,relatime shared:10 - cgroup2 cgroup2 "
-	      "rw\n"
-	      "32 22 0:28 / /other rw - cgroup2 cgroup2 rw\n",
-	      f);
-	fclose(f);
-	ASSERT_OK(cg_find_mount(path, out, sizeof(out)), "found");
-	ASSERT_STREQ(out, "/sys/fs/cgroup/uni fied", "first cgroup2, unescaped");
-	f = fopen(path, "w");
-	fputs("30 22 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n", f);
-	fclose(f);
-	ASSERT_ERR(cg_find_mount(path, out, sizeof(out)), "none");
-	ASSERT_ERR(cg_find_mount("/nonexistent/mountinfo", out, sizeof(out)), "no file");
+	close(fd);
+	if (SUBTEST("hybrid: the unified mount, unescaped")) {
+		put_mountinfo(path,
+			      "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+			      "29 22 0:25 / /sys/fs/cgroup ro shared:8 - tmpfs tmpfs ro,mode=755\n"
+			      "30 29 0:26 / /sys/fs/cgroup/cpu rw shared:9 - cgroup cgroup rw,cpu\n"
+			      "31 29 0:27 / /sys/fs/cgroup/uni\\040fied rw,relatime shared:10 - "
+			      "cgroup2 cgroup2 rw\n"
+			      "32 22 0:28 / /other rw - cgroup2 cgroup2 rw\n");
+		ASSERT_OK(cg_find_mount(path, NULL, out, sizeof(out)), "found");
+		ASSERT_STREQ(out, "/sys/fs/cgroup/uni fied", "first cgroup2, unescaped");
+	}
+	if (SUBTEST("pure v2: /sys/fs/cgroup")) {
+		put_mountinfo(path, "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+				    "27 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec shared:4 - "
+				    "cgroup2 cgroup2 rw,nsdelegate\n");
+		ASSERT_OK(cg_find_mount(path, NULL, out, sizeof(out)), "found");
+		ASSERT_STREQ(out, "/sys/fs/cgroup", "v2 root");
+	}
+	if (SUBTEST("a covered mount is passed over")) {
+		put_mountinfo(path, "27 22 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+				    "28 22 0:24 / /mnt/cg rw - cgroup2 cgroup2 rw\n"
+				    "40 27 0:50 / /sys/fs/cgroup rw - tmpfs none rw\n");
+		hidden_mp = "/sys/fs/cgroup";
+		ASSERT_OK(cg_find_mount(path, not_hidden, out, sizeof(out)), "found");
+		ASSERT_STREQ(out, "/mnt/cg", "the reachable one");
+		hidden_mp = "/mnt/cg";
+		ASSERT_OK(cg_find_mount(path, not_hidden, out, sizeof(out)), "found");
+		ASSERT_STREQ(out, "/sys/fs/cgroup", "the first");
+	}
+	if (SUBTEST("none")) {
+		put_mountinfo(path, "27 22 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+		hidden_mp = "/sys/fs/cgroup";
+		ASSERT_ERR(cg_find_mount(path, not_hidden, out, sizeof(out)), "all covered");
+		put_mountinfo(path, "30 22 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n");
+		ASSERT_ERR(cg_find_mount(path, NULL, out, sizeof(out)), "v1 only");
+		put_mountinfo(path, "");
+		ASSERT_ERR(cg_find_mount(path, NULL, out, sizeof(out)), "empty");
+		ASSERT_ERR(cg_find_mount("/nonexistent/mountinfo", NULL, out, sizeof(out)),
+			   "no file");
+	}
 	unlink(path);
 }
 

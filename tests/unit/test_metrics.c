@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "metrics.h"
 #include "unit.h"
 
@@ -383,6 +384,200 @@ out:
 	metrics_stop(m);
 }
 
+/* The sum of the values of the lines of text starting with prefix. */
+static double sum_lines(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	double sum = 0;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *sp;
+
+		if (strncmp(p, prefix, n))
+			continue;
+		sp = strchr(p, ' ');
+		if (sp)
+			sum += strtod(sp + 1, NULL);
+	}
+	return sum;
+}
+
+/* Every series family that --metrics-by labels, as "name{first label". */
+static const char *const labelled[] = {
+	"tcpphase_handshake_seconds_count{role=\"active\"",
+	"tcpphase_handshake_seconds_count{role=\"passive\"",
+	"tcpphase_handshake_seconds_bucket{role=\"active\"",
+	"tcpphase_phase_seconds_count{phase=\"close_wait\"",
+	"tcpphase_phase_seconds_sum{phase=\"close_wait\"",
+	"tcpphase_connections_total{role=\"active\",result=\"ok\"",
+	"tcpphase_connections_total{role=\"passive\",result=\"ok\"",
+	"tcpphase_time_wait_end_total{end=\"expired\"",
+};
+
+/* Each labelled family of t sums to what the unlabelled u shows. */
+static void check_sums(const char *t, const char *u, const char *what)
+{
+	char name[160];
+
+	for (size_t i = 0; i < sizeof(labelled) / sizeof(labelled[0]); i++) {
+		snprintf(name, sizeof(name), "%s: %s", what, labelled[i]);
+		ASSERT_NEAR(sum_lines(t, labelled[i]), sum_lines(u, labelled[i]), 1e-6, name);
+	}
+}
+
+/* A service (2 s CLOSE_WAITs), a container (1 ms handshakes), no cgroup. */
+static void add_mix(struct metrics **ms, int n, uint64_t svc, int n_svc, uint64_t ctr, int n_ctr,
+		    int n_none)
+{
+	struct conn c = mk();
+
+	c.role = ROLE_PASSIVE;
+	c.ph[PH_CLOSE_WAIT] = 2 * S;
+	c.cgroup = svc;
+	for (int i = 0; i < n_svc; i++)
+		for (int k = 0; k < n; k++)
+			metrics_add(ms[k], &c);
+	c = mk();
+	c.ph[PH_HANDSHAKE] = 1 * MS;
+	c.cgroup = ctr;
+	for (int i = 0; i < n_ctr; i++)
+		for (int k = 0; k < n; k++)
+			metrics_add(ms[k], &c);
+	c.cgroup = 0;
+	for (int i = 0; i < n_none; i++)
+		for (int k = 0; k < n; k++)
+			metrics_add(ms[k], &c);
+}
+
+#define CTR_WL "pod:1b2c3d4e-0000-4111-8222-333344445555/containerd:0123456789ab"
+
+static void test_workload_labels(void)
+{
+	struct metrics *m[2] = { start(NULL, 0), start(NULL, 0) }, *w;
+	uint64_t svc, ctr, odd;
+	struct fake_cg fc = { "" };
+	struct cgroups *cg = NULL;
+	char err[128], *t = NULL, *u = NULL;
+
+	if (!ASSERT_OK_PTR(m[0], "start") || !ASSERT_OK_PTR(m[1], "start") ||
+	    !ASSERT_OK(fake_cg_make(&fc), "fake cgroup root"))
+		goto out;
+	svc = fake_cg_dir(&fc, "/system.slice/web.service");
+	ctr = fake_cg_dir(&fc, "/kubepods.slice/kubepods-pod1b2c3d4e_0000_4111_8222_"
+			       "333344445555.slice/cri-containerd-0123456789abcdef0123456789abcdef"
+			       "0123456789abcdef0123456789abcdef.scope");
+	odd = fake_cg_dir(&fc, "/system.slice/a\"b\\c.service");
+	cg = cg_new(fc.root);
+	if (!ASSERT_OK_PTR(cg, "cg_new"))
+		goto out;
+	w = m[0]; /* labelled; m[1] is not: the totals */
+
+	if (SUBTEST("bad top")) {
+		ASSERT_ERR(metrics_by_workload(w, cg, 0, err, sizeof(err)), "0");
+		ASSERT_ERR(metrics_by_workload(w, cg, METRICS_TOP_MAX + 1, err, sizeof(err)),
+			   "too many");
+		ASSERT_TRUE(strchr(err, '\n') == NULL, "one line");
+	}
+	if (!ASSERT_OK(metrics_by_workload(w, cg, 2, err, sizeof(err)), err))
+		goto out;
+	ASSERT_ERR(metrics_by_workload(w, cg, 2, err, sizeof(err)), "only once");
+
+	if (SUBTEST("the top 2 named, the rest other")) {
+		add_mix(m, 2, svc, 3, ctr, 2, 1);
+		t = metrics_render(w);
+		u = metrics_render(m[1]);
+		if (!ASSERT_OK_PTR(t, "render") || !ASSERT_OK_PTR(u, "render"))
+			goto out;
+		ASSERT_EQ(series(t, "tcpphase_phase_seconds_count",
+				 "phase=\"close_wait\",workload=\"web.service\""),
+			  3, "service's CLOSE_WAITs");
+		ASSERT_EQ(series(t, "tcpphase_handshake_seconds_count",
+				 "role=\"active\",workload=\"" CTR_WL "\""),
+			  2, "container's handshakes");
+		ASSERT_EQ(series(t, "tcpphase_connections_total",
+				 "role=\"active\",result=\"ok\",workload=\"other\""),
+			  1, "no cgroup: other");
+		ASSERT_NULL(strstr(t, "workload=\"unknown\""), "not named");
+		ASSERT_EQ(check_hist(t, "tcpphase_handshake_seconds"), 2 * 3,
+			  "roles x 3 workloads");
+		check_sums(t, u, "top 2");
+		ASSERT_NULL(strstr(u, "workload="), "no label without it");
+		free(t);
+		free(u);
+		t = u = NULL;
+	}
+	if (SUBTEST("a busier one takes the weakest's place past twice its count")) {
+		/* unknown: 1 + 3 = 4, not more than twice the container's 2 */
+		add_mix(m, 2, svc, 0, ctr, 0, 3);
+		t = metrics_render(w);
+		if (ASSERT_OK_PTR(t, "render"))
+			ASSERT_OK_PTR(strstr(t, "workload=\"" CTR_WL "\""), "not yet");
+		free(t);
+		add_mix(m, 2, svc, 0, ctr, 0, 2);
+		t = metrics_render(w);
+		u = metrics_render(m[1]);
+		if (!ASSERT_OK_PTR(t, "render") || !ASSERT_OK_PTR(u, "render"))
+			goto out;
+		ASSERT_NULL(strstr(t, CTR_WL), "container replaced");
+		ASSERT_EQ(series(t, "tcpphase_connections_total",
+				 "role=\"active\",result=\"ok\",workload=\"unknown\""),
+			  2, "named from its 5th endpoint on");
+		ASSERT_EQ(series(t, "tcpphase_connections_total",
+				 "role=\"active\",result=\"ok\",workload=\"other\""),
+			  2 + 4, "the container's and unknown's before it was named");
+		ASSERT_EQ(series(t, "tcpphase_phase_seconds_count",
+				 "phase=\"close_wait\",workload=\"web.service\""),
+			  3, "service kept");
+		check_sums(t, u, "after the swap");
+		free(t);
+		free(u);
+		t = u = NULL;
+	}
+	if (SUBTEST("label values escaped")) {
+		add_mix(m, 2, odd, 20, 0, 0, 0);
+		t = metrics_render(w);
+		if (ASSERT_OK_PTR(t, "render"))
+			ASSERT_OK_PTR(strstr(t, "workload=\"a\\\"b\\\\c.service\""), "escaped");
+		free(t);
+		t = NULL;
+	}
+	if (SUBTEST("bounded: many workloads, top 1")) {
+		struct metrics *b = start(NULL, 0);
+		char rel[64];
+
+		if (ASSERT_OK_PTR(b, "start") &&
+		    ASSERT_OK(metrics_by_workload(b, cg, 1, err, sizeof(err)), err)) {
+			int total = 0;
+
+			for (int i = 0; i < 200; i++) {
+				total += 1 + i % 3;
+				snprintf(rel, sizeof(rel), "/many/s%d.service", i);
+				add_mix(&b, 1, fake_cg_dir(&fc, rel), 1 + i % 3, 0, 0, 0);
+			}
+			t = metrics_render(b);
+			if (ASSERT_OK_PTR(t, "render")) {
+				ASSERT_EQ(count_lines(t,
+						      "tcpphase_phase_seconds_count{phase=\"close_"
+						      "wait\""),
+					  2, "one named, other");
+				ASSERT_EQ(sum_lines(t, "tcpphase_phase_seconds_count{phase=\"close_"
+						       "wait\""),
+					  total, "all counted");
+			}
+			free(t);
+			t = NULL;
+		}
+		metrics_stop(b);
+	}
+out:
+	free(t);
+	free(u);
+	metrics_stop(m[0]);
+	metrics_stop(m[1]);
+	cg_free(cg);
+	fake_cg_remove(&fc);
+}
+
 static void test_start_errors(void)
 {
 	static const char *const bad[] = {
@@ -701,6 +896,7 @@ int main(int argc, char **argv)
 	unit_init(argc, argv);
 	RUN_TEST(test_render);
 	RUN_TEST(test_lport_labels);
+	RUN_TEST(test_workload_labels);
 	RUN_TEST(test_start_errors);
 	RUN_TEST(test_http);
 	return unit_summary();

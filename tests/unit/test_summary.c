@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "cgroups.h"
 #include "summary.h"
 #include "unit.h"
 
@@ -35,10 +36,12 @@ static void test_by_parse(void)
 		const char *s;
 		enum summary_by by;
 	} ok[] = {
-		{ "remote", BY_REMOTE }, { "lport", BY_LPORT }, { "rport", BY_RPORT },
-		{ "comm", BY_COMM },	 { "netns", BY_NETNS },
+		{ "remote", BY_REMOTE },     { "lport", BY_LPORT }, { "rport", BY_RPORT },
+		{ "comm", BY_COMM },	     { "netns", BY_NETNS }, { "cgroup", BY_CGROUP },
+		{ "workload", BY_WORKLOAD },
 	};
-	static const char *const bad[] = { "", "Remote", "remote ", "pid", "lport,rport", "raddr" };
+	static const char *const bad[] = { "",	    "Remote",	 "remote ", "pid", "lport,rport",
+					   "raddr", "workloads", "cgroup2" };
 	enum summary_by by;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -578,6 +581,133 @@ static void test_by(void)
 	summary_free(NULL);
 }
 
+#define UID "1b2c3d4e-0000-4111-8222-333344445555"
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define CTR                                                                       \
+	"/kubepods.slice/kubepods-pod1b2c3d4e_0000_4111_8222_333344445555.slice/" \
+	"cri-containerd-" HEX64 ".scope"
+
+/*
+ * --by cgroup and --by workload over a fake cgroup tree: a service with a
+ * sub-cgroup (two cgroups, one workload) whose ends sit in CLOSE_WAIT, a
+ * container that connects, and ends with no cgroup or an unknown one.
+ */
+static void test_by_cgroup(void)
+{
+	uint64_t svc, sub, ctr, unknown = 0x7fffffffffffULL;
+	struct fake_cg fc = { "" };
+	struct cgroups *cg;
+	struct summary *s;
+	struct conn c;
+	char *out;
+
+	if (!ASSERT_OK(fake_cg_make(&fc), "fake cgroup root"))
+		return;
+	svc = fake_cg_dir(&fc, "/system.slice/web.service");
+	sub = fake_cg_dir(&fc, "/system.slice/web.service/worker");
+	ctr = fake_cg_dir(&fc, CTR);
+	cg = cg_new(fc.root);
+	if (!ASSERT_OK_PTR(cg, "cg_new") || !ASSERT_NEQ(svc * sub * ctr, 0, "dirs"))
+		goto out;
+
+	for (int by = BY_CGROUP; by <= BY_WORKLOAD; by++) {
+		s = summary_new(by, 0);
+		if (!ASSERT_OK_PTR(s, "new"))
+			break;
+		summary_set_cgroups(s, cg);
+		c = mk();
+		c.role = ROLE_PASSIVE;
+		c.ph[PH_CLOSE_WAIT] = 2 * S;
+		c.cgroup = svc;
+		summary_add(s, &c);
+		summary_add(s, &c);
+		c.cgroup = sub;
+		summary_add(s, &c);
+		c = mk();
+		c.ph[PH_HANDSHAKE] = 1 * MS;
+		c.cgroup = ctr;
+		for (int i = 0; i < 3; i++)
+			summary_add(s, &c);
+		c.cgroup = 0;
+		summary_add(s, &c);
+		c.cgroup = unknown;
+		summary_add(s, &c);
+		out = print_str(s, 0);
+		if (!ASSERT_OK_PTR(out, "print")) {
+			summary_free(s);
+			break;
+		}
+		if (by == BY_WORKLOAD && SUBTEST("workload: cgroups of one service together")) {
+			ASSERT_OK_PTR(strstr(out,
+					     "\nby workload: 3 of 3 groups, worst p99 first\n"),
+				      "title");
+			ASSERT_OK_PTR(strstr(out, "workload web.service: 3 connections\n"
+						  "  CLOSE_WAIT              3    2000.000"),
+				      "service with its CLOSE_WAIT");
+			ASSERT_OK_PTR(strstr(out, "workload pod:" UID "/containerd:0123456789ab:"
+						  " 3 connections\n"
+						  "  handshake active        3"),
+				      "container with its handshakes");
+			ASSERT_OK_PTR(strstr(out, "workload -: 2 connections\n"),
+				      "none and unknown");
+			ASSERT_GT(pos(out, "workload pod:"), pos(out, "workload web.service"),
+				  "worst p99 first");
+		}
+		if (by == BY_CGROUP && SUBTEST("cgroup: each path, unknown by its id")) {
+			ASSERT_OK_PTR(strstr(out, "\nby cgroup: 5 of 5 groups"), "title");
+			ASSERT_OK_PTR(strstr(out,
+					     "cgroup /system.slice/web.service: 2 connections\n"),
+				      "service");
+			ASSERT_OK_PTR(strstr(out, "cgroup /system.slice/web.service/worker: 1 "
+						  "connections\n"),
+				      "its sub-cgroup");
+			ASSERT_OK_PTR(strstr(out, "cgroup " CTR ": 3 connections\n"), "container");
+			ASSERT_OK_PTR(strstr(out, "cgroup -: 1 connections\n"), "no cgroup");
+			ASSERT_OK_PTR(strstr(out, "cgroup 140737488355327: 1 connections\n"),
+				      "unknown: its id");
+		}
+		free(out);
+		summary_free(s);
+	}
+	if (SUBTEST("no cgroup table: one group")) {
+		s = summary_new(BY_WORKLOAD, 0);
+		if (ASSERT_OK_PTR(s, "new")) {
+			c = mk();
+			c.cgroup = svc;
+			summary_add(s, &c);
+			c.cgroup = ctr;
+			summary_add(s, &c);
+			out = print_str(s, 0);
+			if (ASSERT_OK_PTR(out, "print"))
+				ASSERT_OK_PTR(strstr(out, "by workload: 1 of 1 groups"), "one");
+			free(out);
+			summary_free(s);
+		}
+	}
+	if (SUBTEST("no cgroup2 mount: one group")) {
+		struct cgroups *none = cg_new("");
+
+		s = summary_new(BY_CGROUP, 0);
+		if (ASSERT_OK_PTR(s, "new") && ASSERT_OK_PTR(none, "cg_new")) {
+			summary_set_cgroups(s, none);
+			c = mk();
+			c.cgroup = svc;
+			summary_add(s, &c);
+			c.cgroup = ctr;
+			summary_add(s, &c);
+			out = print_str(s, 0);
+			if (ASSERT_OK_PTR(out, "print"))
+				ASSERT_OK_PTR(strstr(out, "cgroup -: 2 connections"), "one, \"-\"");
+			free(out);
+		}
+		summary_free(s);
+		cg_free(none);
+	}
+out:
+	cg_free(cg);
+	fake_cg_remove(&fc);
+}
+
 int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
@@ -587,5 +717,6 @@ int main(int argc, char **argv)
 	RUN_TEST(test_log2_hist);
 	RUN_TEST(test_counts);
 	RUN_TEST(test_by);
+	RUN_TEST(test_by_cgroup);
 	return unit_summary();
 }
