@@ -120,7 +120,12 @@ static __always_inline void listen_on_state(const struct sock *sk, __u16 port, i
 	}
 }
 
-/* A request sock's timer armed (v: the request's view): a SYN made it, or a re-arm. */
+/*
+ * A request sock's timer armed (v: the request's view): a SYN made it, or
+ * a re-arm (after a timeout, or a duplicate SYN). With the SYN hook, the
+ * SYN then consumed tells which (last_request); without, the first arming
+ * is the one with no timeout and no SYN-ACK retransmitted yet.
+ */
 static __always_inline void listen_on_request(struct request_sock *req, const struct skc_view *v,
 					      __u32 netns)
 {
@@ -130,8 +135,8 @@ static __always_inline void listen_on_request(struct request_sock *req, const st
 	struct skc_view lv;
 	__u32 zero = 0;
 
-	if (BPF_CORE_READ_BITFIELD_PROBED(req, num_timeout) || !listen_wanted(v->family, v->sport))
-		return; /* re-armed after a timeout, or not ours */
+	if (!listen_wanted(v->family, v->sport))
+		return;
 	last = bpf_map_lookup_elem(&last_request, &zero);
 	if (last) {
 		last->netns = netns;
@@ -141,13 +146,12 @@ static __always_inline void listen_on_request(struct request_sock *req, const st
 	if (!l || skc_view_read(&l->__sk_common, &lv))
 		return;
 	s = listen_entry(l, netns, &lv);
-	if (!s)
+	if (!s || listen_syn_hook || BPF_CORE_READ_BITFIELD_PROBED(req, num_timeout) ||
+	    BPF_CORE_READ(req, num_retrans))
 		return;
 	listen_add(&s->requests);
-	if (!listen_syn_hook) {
-		listen_add(&s->syns);
-		listen_queue(s->qsyn, &s->qsum_syn, &s->qmax_syn, BPF_CORE_READ(l, sk_ack_backlog));
-	}
+	listen_add(&s->syns);
+	listen_queue(s->qsyn, &s->qsum_syn, &s->qmax_syn, BPF_CORE_READ(l, sk_ack_backlog));
 }
 
 /* tcp:tcp_retransmit_synack: sk is the listener (a fast-open child's is not one). */
@@ -233,7 +237,8 @@ static __always_inline void listen_on_syn(const struct sk_buff *skb)
 	last = bpf_map_lookup_elem(&last_request, &zero);
 	if (last && last->netns == netns && last->lport == port && last->rport == rport) {
 		last->netns = 0;
-		return; /* it made a request sock */
+		listen_add(&s->requests); /* it made a request sock */
+		return;
 	}
 	if (q > max) {
 		listen_add(&s->overflow_syn);

@@ -211,3 +211,56 @@ def listeners_metrics_json():
     listen = "\n".join(line for line in text.splitlines()
                        if line.startswith("tcpphase_listen_"))
     assert_eq("lport values", sorted(set(re.findall(r'lport="([^"]*)"', listen))), [str(port)])
+
+
+def nft(ns, script):
+    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=script, text=True,
+                   check=True, capture_output=True)
+
+
+def synacks_sent(ns):
+    """The packets nft's counter saw (the server's SYN-ACKs)."""
+    out = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "counter", "inet", "lstn",
+                          "synacks"], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"packets (\d+)", out).group(1))
+
+
+@test("listeners: SYN-ACK retransmits equal the SYN-ACKs the server sent beyond the first")
+def listeners_synack_rtx():
+    port = 7734
+    go = f"/tmp/tcpphase-listen-go-{os.getpid()}"
+    with SingleNs() as ns, Tracer("--listeners", "-L", str(port)) as tr:
+        # count the server's SYN-ACKs where the client receives them (sent, for
+        # the kernel); drop them there until one was sent again
+        nft(ns.ns, f"""table inet lstn {{
+            counter synacks {{
+            }}
+            chain in {{
+                type filter hook input priority 0;
+                tcp sport {port} tcp flags & (syn | ack) == syn | ack counter name synacks
+                tcp sport {port} tcp flags & (syn | ack) == syn | ack drop comment "hold"
+            }}
+        }}""")
+        srv = start(ns, "server", port, 16, go, 0)
+        assert_eq("server", srv.stdout.readline().strip(), "ready")
+        cli = start(ns, "clients", port, 1, 20, go)
+        wait_for("a SYN-ACK sent again", lambda: synacks_sent(ns.ns) >= 2, timeout=10)
+        handle = re.search(r'comment "hold" # handle (\d+)', subprocess.run(
+            ["ip", "netns", "exec", ns.ns, "nft", "-a", "list", "chain", "inet", "lstn", "in"],
+            capture_output=True, text=True, check=True).stdout).group(1)
+        nft(ns.ns, f"delete rule inet lstn in handle {handle}\n")
+        sout = ""
+        for line in srv.stdout:
+            sout += line
+            if line.strip() == "done":
+                break
+        cout = finish(cli)
+        sout += finish(srv)
+        sent = synacks_sent(ns.ns)
+        tr.stop()
+    os.unlink(go)
+    assert "established 1" in cout, cout
+    r = row_for(tr.out, port)
+    assert_eq("requests", r["requests"], "1")
+    assert_eq("SYN-ACK retransmits: SYN-ACKs sent beyond the first", int(r["rtx"]), sent - 1)
+    assert_eq("handshakes", r["handshakes"], "1")
