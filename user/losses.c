@@ -14,11 +14,11 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "gauges.h"
-#include "tracer.h"
-
 #include "bpfstats.h"
+#include "gauges.h"
+#include "metrics.h"
 #include "tcpphase.skel.h"
+#include "tracer.h"
 
 /*
  * Kernel recursion misses of the primary programs. A rescue's own misses
@@ -60,8 +60,8 @@ static void read_losses(struct tracer *t, struct losses *l)
 
 	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
 	l->misses = recursion_misses(t);
-	ct_get_stats(t->table, &st);
-	l->rb_drops = cnt[CNT_RB_DROPS] + t->ring_skipped + t->agg_refused;
+	ct_get_stats(t->pl->table, &st);
+	l->rb_drops = cnt[CNT_RB_DROPS] + t->agg.rd.skipped + t->pl->agg_refused;
 	l->rescued = cnt[CNT_RESCUED];
 	/*
 	 * A primary's miss is recovered when its rescue handled the event; a
@@ -89,7 +89,7 @@ void report_losses(struct tracer *t, bool final)
 	uint64_t total;
 
 	read_losses(t, &l);
-	ct_get_stats(t->table, &st);
+	ct_get_stats(t->pl->table, &st);
 	total = l.rb_drops + l.lost + l.full;
 	if (!final && total == t->reported_loss)
 		return;
@@ -103,7 +103,7 @@ void report_losses(struct tracer *t, bool final)
 			(unsigned long long)l.full);
 		return;
 	}
-	if (t->opts.events) {
+	if (t->opts->events) {
 		fprintf(stderr,
 			"tcpphase: %llu state changes; lost %llu (ring buffer full %llu, recursion "
 			"%llu of %llu misses, %llu rescued; unseen %llu; table full %llu); missed "
@@ -139,7 +139,7 @@ void report_kcounters(struct tracer *t)
 {
 	struct kcounters k;
 
-	if (t->opts.events || kcounters_read(&k))
+	if (t->opts->events || kcounters_read(&k))
 		return;
 	fprintf(stderr,
 		"tcpphase: kernel (this netns): TW +%llu, TWKilled +%llu, TWRecycled +%llu, "
@@ -161,7 +161,7 @@ void update_metrics(struct tracer *t)
 
 	if (!t->metrics)
 		return;
-	ct_get_stats(t->table, &st);
+	ct_get_stats(t->pl->table, &st);
 	if (t->skel) {
 		read_losses(t, &l);
 		x.lost_ringbuf = l.rb_drops;
