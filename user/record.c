@@ -41,7 +41,8 @@
  *	  5   1  family
  *	  6   .  the present scalars in this order, each at its width in struct
  *		 event: ts_ns id aux tx_bytes rx_bytes (8) pid netns retrans
- *		 srtt_us (4) sport dport (2) oldstate newstate err flags cpu (1)
+ *		 srtt_us (4) sport dport (2) oldstate newstate err flags cpu (1);
+ *		 cpu is no longer in struct event: never written, skipped when read
  *	  .   .  saddr, daddr, comm: their first length bytes
  *	  .   8  cgroup id, when bit 31 is set (never 0)
  * An absent scalar is 0; address bytes past their length are 0 (the writer
@@ -110,6 +111,9 @@ _Static_assert(REC_BLOCK_MAX >= REC_MAX && REC_BLOCK_MAX <= UINT32_MAX, "block s
 /* clang-format off */
 #define SCALAR(f) { offsetof(struct event, f), sizeof(((struct event *)0)->f) }
 /* clang-format on */
+/* A scalar of the format that struct event no longer has: read, dropped. */
+#define GONE 0xff
+_Static_assert(sizeof(struct event) < GONE, "GONE must lie outside struct event");
 
 /* The scalar fields of struct event, in descriptor bit order. */
 static const struct {
@@ -119,7 +123,7 @@ static const struct {
 	SCALAR(ts_ns),	  SCALAR(id),	 SCALAR(aux),	SCALAR(tx_bytes),
 	SCALAR(rx_bytes), SCALAR(pid),	 SCALAR(netns), SCALAR(retrans),
 	SCALAR(srtt_us),  SCALAR(sport), SCALAR(dport), SCALAR(oldstate),
-	SCALAR(newstate), SCALAR(err),	 SCALAR(flags), SCALAR(cpu),
+	SCALAR(newstate), SCALAR(err),	 SCALAR(flags), { GONE, 1 }, /* cpu */
 };
 
 /* ---- encoding helpers ---- */
@@ -165,11 +169,14 @@ static uint64_t get_le(const uint8_t *p, unsigned int size)
 
 static uint64_t load_scalar(const struct event *e, int i)
 {
-	const uint8_t *p = (const uint8_t *)e + scalars[i].off;
+	const uint8_t *p;
 	uint64_t v64;
 	uint32_t v32;
 	uint16_t v16;
 
+	if (scalars[i].off == GONE)
+		return 0; /* absent: never written */
+	p = (const uint8_t *)e + scalars[i].off;
 	switch (scalars[i].size) {
 	case 8:
 		memcpy(&v64, p, 8);
@@ -187,10 +194,13 @@ static uint64_t load_scalar(const struct event *e, int i)
 
 static void store_scalar(struct event *e, int i, uint64_t v)
 {
-	uint8_t *p = (uint8_t *)e + scalars[i].off;
+	uint8_t *p;
 	uint32_t v32 = v;
 	uint16_t v16 = v;
 
+	if (scalars[i].off == GONE)
+		return;
+	p = (uint8_t *)e + scalars[i].off;
 	switch (scalars[i].size) {
 	case 8:
 		memcpy(p, &v, 8);
