@@ -3,8 +3,8 @@
  * ct_internal.h - the connection table's insides, shared by its files only
  * (the rest of tcpphase sees conntable.h). One file per concern, as on the
  * BPF side:
- *   conntable.c     the table: create, look up, insert, release, dispatch,
- *                   tick, flush, names
+ *   ct_table.c      the entry points: dispatch, tick, flush, stats, names
+ *   ct_core.c       the store: create, free, look up, insert, release
  *   ct_state.c      a full socket's state changes, its close (state.bpf.h)
  *   ct_handshake.c  handshakes: active ones, the passive join to its request
  *                   sock by tuple, failed requests (reqtimer.bpf.h)
@@ -122,7 +122,7 @@ struct conntable {
 	struct pool rp_pool;
 };
 
-/* conntable.c: the table itself */
+/* ct_core.c: the store */
 uint64_t conn_tuple(const struct conn *c);
 uint64_t event_tuple(const struct event *e);
 struct conn *sock_get(struct conntable *t, uint64_t sk);
