@@ -99,7 +99,7 @@ static int measure_hz(struct tracer *t)
 	if (!hz)
 		return log_err(t->log, -EIO,
 			       "cannot measure the kernel's HZ: jiffies did not advance steadily");
-	t->skel->data->jiffy_ns = (1000000000ULL + hz / 2) / hz;
+	t->skel->data->jiffy_ns = (NSEC_PER_SEC + hz / 2) / hz;
 	if (t->opts->verbose)
 		log_note(t->log, "kernel HZ=%u (measured)", hz);
 	return 0;

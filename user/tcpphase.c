@@ -7,12 +7,9 @@
  * sinks (sinks.h), run a source (live.c, or replay.c for -r), print what
  * went wrong (log.h) and say how it ended.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include <bpf/libbpf.h>
@@ -22,6 +19,9 @@
 #include "session.h"
 #include "summary.h"
 #include "tracer.h"
+
+/* stdout is written in batches, flushed once per poll (sink.h). */
+#define STDOUT_BUF (1 << 20)
 
 static volatile sig_atomic_t exiting;
 
@@ -63,7 +63,7 @@ static int setup_outputs(struct edge *m)
 	m->out.json = o->json;
 	m->out.wide = o->wide;
 	m->out.open = o->open;
-	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	setvbuf(stdout, NULL, _IOFBF, STDOUT_BUF);
 	if (pl_init(&m->pl, o->max_conns, o->events))
 		return log_err(&m->log, -1, "out of memory for %u connections", o->max_conns);
 	if (o->events)
