@@ -27,8 +27,8 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
 # the pure modules: no libbpf, unit-tested, shared by live and replay
-LOADER_SRCS := user/tcpphase.c user/bpfsetup.c user/losses.c user/ksyms.c user/bpfstats.c \
-	user/kcounters.c user/sockdiag.c user/aggring.c user/kfeatures.c user/gauges.c \
+LOADER_SRCS := user/tcpphase.c user/live.c user/bpfsetup.c user/losses.c user/ksyms.c \
+	user/bpfstats.c user/kcounters.c user/sockdiag.c user/aggring.c user/kfeatures.c user/gauges.c \
 	user/listenmap.c
 CORE_SRCS := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
@@ -69,8 +69,8 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpphase.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/tcpphase.o $(OUTPUT)/bpfsetup.o $(OUTPUT)/losses.o $(OUTPUT)/aggring.o \
-	$(OUTPUT)/gauges.o: $(OUTPUT)/tcpphase.skel.h
+$(OUTPUT)/tcpphase.o $(OUTPUT)/live.o $(OUTPUT)/bpfsetup.o $(OUTPUT)/losses.o \
+	$(OUTPUT)/aggring.o $(OUTPUT)/gauges.o: $(OUTPUT)/tcpphase.skel.h
 
 $(BIN): $(CORE_OBJS) $(LOADER_OBJS)
 	$(call msg,BINARY,$@)

@@ -205,7 +205,6 @@ static __always_inline void event_init(struct event *e, __u8 type, __u64 id, __u
 	e->type = type;
 	e->id = id;
 	e->flags = flags;
-	e->cpu = bpf_get_smp_processor_id();
 }
 
 static __always_inline void fill_task(struct event *e)

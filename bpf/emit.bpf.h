@@ -6,6 +6,9 @@
 #ifndef __EMIT_BPF_H
 #define __EMIT_BPF_H
 
+/* Submits between two reads of the ring buffer's fill level (a power of two). */
+#define FILL_CHECK_EVERY 64
+
 /* Reserve a record; on failure count the loss. */
 static __always_inline struct event *event_reserve(void)
 {
@@ -25,8 +28,8 @@ static __always_inline __u64 submit_flags(void)
 	__u32 zero = 0;
 	__u32 *n = bpf_map_lookup_elem(&submits, &zero);
 
-	/* the fill level is read once per 64 submits on this CPU: it costs */
-	if (n && (++*n & 63))
+	/* the fill level is read once per FILL_CHECK_EVERY submits here: it costs */
+	if (n && (++*n & (FILL_CHECK_EVERY - 1)))
 		return BPF_RB_NO_WAKEUP;
 	if (!wakeup_bytes || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		return 0;
@@ -58,8 +61,11 @@ static __always_inline struct agg_ring_rec *ring_claim(__u64 *pos, __u64 room)
 			return NULL;
 		if (__sync_val_compare_and_swap(&p->head, at, at + 1) == at) {
 			/* the reader polls on a timer: wake it when this ring is a quarter full */
-			if (at - p->tail == (mask + 1) / 4)
-				bpf_ringbuf_output(&events, &at, sizeof(at), BPF_RB_FORCE_WAKEUP);
+			if (at - p->tail == (mask + 1) / 4) {
+				struct ring_wakeup w = { .pos = at };
+
+				bpf_ringbuf_output(&events, &w, sizeof(w), BPF_RB_FORCE_WAKEUP);
+			}
 			*pos = at;
 			idx = cpu << agg_ring_bits | (at & mask);
 			/* a claimed position never published is skipped by user space */

@@ -5,9 +5,13 @@
 #ifndef __MAPS_BPF_H
 #define __MAPS_BPF_H
 
+/* The ring buffer's bytes: ~130k records (struct event) between two polls. */
+#define EVENTS_RB_BYTES (16 << 20)
+
+/* Single events (struct event) and the per-CPU rings' wake-ups (struct ring_wakeup). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, EVENTS_RB_BYTES);
 } events SEC(".maps");
 
 struct {

@@ -32,7 +32,6 @@ static __always_inline __u32 slot_hash(__u64 ptr)
 		asm volatile("" : "+r"(h));
 		if (x == ptr)
 			return h;
-		count(CNT_HASH_RETRIES);
 	}
 	return 0; /* interrupted eight times in a row: never seen */
 }
@@ -195,7 +194,6 @@ static __always_inline void agg_send_as_is(struct sock_slot *s, const struct soc
 	h->type = EV_AGG;
 	h->id = (__u64)sk;
 	h->flags = 0;
-	h->cpu = bpf_get_smp_processor_id();
 	h->oldstate = last->oldstate;
 	h->newstate = last->newstate;
 	h->err = last->err;

@@ -82,7 +82,7 @@ int BPF_PROG(set_state_rescue, const struct sock *sk, int oldstate, int newstate
 	if (token_seen((__u64)sk, oldstate << 8 | newstate))
 		return 0;
 	count(CNT_RESCUED);
-	return handle_set_state(sk, oldstate, newstate, EVF_RESCUED);
+	return handle_set_state(sk, oldstate, newstate, 0);
 }
 
 /* True for the two timers tcpphase follows; the first test on every timer. */

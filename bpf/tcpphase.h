@@ -6,6 +6,14 @@
  * TIME_WAIT timer armed, fired or cancelled, an accept()) as fixed-size
  * records, one by one on a ring buffer or gathered per socket (EV_AGG) on
  * per-CPU rings; user space joins them into per-connection lifecycles.
+ * Everything that crosses is here:
+ *  - the ring buffer 'events': struct event, and struct ring_wakeup (told
+ *    apart by length);
+ *  - the per-CPU rings agg_ring/agg_ring_pos (mmap'ed): struct agg_ring_rec;
+ *  - read at exit: sock_slots (struct sock_slot), req_waits (struct req_wait);
+ *  - the test-run programs' outputs: struct tw_probe, struct clock_probe;
+ *  - the counters (enum counter_idx) and gauges (GAUGE_SLOTS) arrays.
+ * The settings user space writes before load are in config.bpf.h.
  * Only constants and fixed-width structs here, no includes: both vmlinux.h
  * and <linux/types.h> users must be able to include it.
  */
@@ -34,7 +42,7 @@ enum event_type {
 
 /* struct event.flags */
 #define EVF_PROC_CTX 0x01 /* pid/comm are those of the task that caused the event */
-#define EVF_RESCUED 0x02 /* emitted by the rescue program (primary was skipped) */
+/* 0x02: none (was a flag no reader used; a recording may still hold it, ignored) */
 #define EVF_CONNECTING 0x04 /* TW_CANCEL from inside a connect() on the same tuple */
 #define EVF_SYNCOOKIE 0x08 /* REQ_*: the request sock is a syncookie one */
 #define EVF_FASTOPEN 0x10 /* STATE: the socket was opened by TCP Fast Open */
@@ -90,8 +98,8 @@ struct event {
 	__u8 newstate;
 	__u8 err;
 	__u8 flags;
-	__u8 cpu;
-	__u8 pad;
+	/* recording format 2 may hold the CPU here (descriptor bit 15): skipped */
+	__u8 pad[2];
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[TASK_COMM_LEN];
@@ -112,9 +120,10 @@ struct event {
 #define RST_REASON_NONE 0xffffffffU
 
 /*
- * A ring-buffer-only record type (never in a recording): one socket's
- * transitions gathered in the kernel and handed over at once, so that one
- * record per endpoint, not one per transition, crosses the ring buffer.
+ * A record type of the per-CPU rings only (struct agg_ring_rec; never on
+ * the ring buffer, never in a recording): one socket's transitions
+ * gathered in the kernel and handed over at once, so that one record per
+ * endpoint, not one per transition, crosses to user space.
  */
 #define EV_AGG 0x40
 #define AGG_STEPS 8
@@ -180,6 +189,16 @@ struct agg_ring_pos {
 };
 
 /*
+ * The ring buffer's other record: a claim that fills a per-CPU ring to a
+ * quarter wakes the reader with this (the position claimed), forced, since
+ * the records themselves are submitted without wakeups. Shorter than
+ * struct event: user space tells it by its length and drops it.
+ */
+struct ring_wakeup {
+	__u64 pos;
+};
+
+/*
  * A socket's aggregation slot (map sock_slots, read by user space at exit).
  * Its first cache line holds the owner, the step count and the first three
  * steps: most state changes touch that line only.
@@ -190,8 +209,8 @@ struct sock_slot {
 } __attribute__((aligned(64)));
 
 /*
- * Aggregation, per CPU (map req_waits): the request whose timer was just
- * cancelled here. A timer that fires is first detached, which the kernel
+ * Aggregation, per CPU (map req_waits, read by user space at exit): the
+ * request whose timer was just cancelled here. A timer that fires is first detached, which the kernel
  * also reports as a cancel: the expiry follows at once. A cancel that is an
  * end is followed, on the same CPU and before any other state change, by
  * the child's "SYN_RECV -> ESTABLISHED", which takes the request over;
@@ -207,7 +226,12 @@ struct req_wait {
 	__u8 pad[6];
 };
 
-/* What probe_tw read from a TIME_WAIT sock (valid: it still is one). */
+/*
+ * The test-run programs' outputs, globals user space reads after each run
+ * (BPF_PROG_TEST_RUN): tw_probe_out, what probe_tw read from a TIME_WAIT
+ * sock (valid: it still is one); clock_probe_out, probe_clock's jiffies and
+ * CLOCK_MONOTONIC read together (user space measures HZ with two).
+ */
 struct tw_probe {
 	__u64 tw;
 	__u64 expires_ns;
@@ -218,7 +242,6 @@ struct tw_probe {
 	__u8 pad[2];
 };
 
-/* probe_clock's output: jiffies and CLOCK_MONOTONIC read together. */
 struct clock_probe {
 	__u64 jiffies;
 	__u64 ktime_ns;
@@ -239,7 +262,6 @@ enum counter_idx {
 	CNT_RESCUED, /* events the rescue program handled for a skipped primary */
 	CNT_SCRATCH_FULL, /* a per-task/per-socket helper map was full */
 	CNT_AGG_FULL, /* no free slot to aggregate a socket: sent per transition */
-	CNT_HASH_RETRIES, /* slot_hash read back another run's pointer and retried */
 	CNT_GAUGE_FULL, /* a tw sock not counted in the state gauges (tw_gauge full) */
 	CNT_LISTEN_FULL, /* a listening port not followed (listen_stats full) */
 	CNT_MAX,

@@ -14,10 +14,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "tracer.h"
 #include <linux/capability.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -27,6 +25,7 @@
 #include "ksyms.h"
 #include "rstreason.h"
 #include "tcpphase.skel.h"
+#include "tracer.h"
 
 /* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
 static bool privileged(void)
@@ -91,20 +90,18 @@ static int measure_hz(struct tracer *t)
 			usleep(try * 100000);
 			err = read_clock(t, &b);
 		}
-		if (err) {
-			die_msg("cannot measure the kernel's HZ (BPF_PROG_TEST_RUN: %s)",
-				strerror(-err));
-			return err;
-		}
+		if (err)
+			return log_err(t->log, err,
+				       "cannot measure the kernel's HZ (BPF_PROG_TEST_RUN: %s)",
+				       strerror(-err));
 		hz = hz_from_jiffies(b.jiffies - a.jiffies, b.ktime_ns - a.ktime_ns);
 	}
-	if (!hz) {
-		die_msg("cannot measure the kernel's HZ: jiffies did not advance steadily");
-		return -EIO;
-	}
-	t->skel->data->jiffy_ns = (1000000000ULL + hz / 2) / hz;
-	if (t->opts.verbose)
-		fprintf(stderr, "tcpphase: kernel HZ=%u (measured)\n", hz);
+	if (!hz)
+		return log_err(t->log, -EIO,
+			       "cannot measure the kernel's HZ: jiffies did not advance steadily");
+	t->skel->data->jiffy_ns = (NSEC_PER_SEC + hz / 2) / hz;
+	if (t->opts->verbose)
+		log_note(t->log, "kernel HZ=%u (measured)", hz);
 	return 0;
 }
 
@@ -230,11 +227,11 @@ static void probe_resets(struct tracer *t, const struct btf *vmlinux)
 			bpf_program__set_autoload(s->progs.send_reset_noreason, false);
 	}
 	if (send < 3)
-		die_msg("warning: no tcp:tcp_send_reset tracepoint: resets sent are not seen");
+		log_warn(t->log, "no tcp:tcp_send_reset tracepoint: resets sent are not seen");
 	if (!kernel_has_tracepoint(vmlinux, "tcp_receive_reset")) {
 		bpf_program__set_autoload(s->progs.receive_reset, false);
-		die_msg("warning: no tcp:tcp_receive_reset tracepoint: resets received are "
-			"not seen");
+		log_warn(t->log, "no tcp:tcp_receive_reset tracepoint: resets received are "
+				 "not seen");
 	}
 }
 
@@ -269,7 +266,7 @@ static void probe_listeners(struct tracer *t, const struct btf *vmlinux)
 	uint64_t lo, hi;
 	int err;
 
-	if (!t->opts.listeners) {
+	if (!t->opts->listeners) {
 		bpf_program__set_autoload(s->progs.listen_syn, false);
 		bpf_program__set_autoload(s->progs.listen_drop, false);
 		bpf_program__set_autoload(s->progs.listen_synack_rtx, false);
@@ -281,9 +278,9 @@ static void probe_listeners(struct tracer *t, const struct btf *vmlinux)
 		      -EOPNOTSUPP;
 	if (err) {
 		bpf_program__set_autoload(s->progs.listen_syn, false);
-		die_msg("warning: --listeners: %s: SYNs dropped on a full queue are not counted",
-			err == -EOPNOTSUPP ? "skb:consume_skb has no location argument" :
-					     "tcp_rcv_state_process not in /proc/kallsyms");
+		log_warn(t->log, "--listeners: %s: SYNs dropped on a full queue are not counted",
+			 err == -EOPNOTSUPP ? "skb:consume_skb has no location argument" :
+					      "tcp_rcv_state_process not in /proc/kallsyms");
 	} else {
 		s->rodata->listen_syn_hook = true;
 		s->rodata->rcv_state_lo = lo;
@@ -292,8 +289,8 @@ static void probe_listeners(struct tracer *t, const struct btf *vmlinux)
 	if (!kernel_has_drop_reason(vmlinux, "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW") ||
 	    tracepoint_args(vmlinux, "kfree_skb") < 4) {
 		bpf_program__set_autoload(s->progs.listen_drop, false);
-		die_msg("warning: --listeners: no TCP_LISTEN_OVERFLOW drop reason: final ACKs "
-			"dropped on a full accept queue are not counted");
+		log_warn(t->log, "--listeners: no TCP_LISTEN_OVERFLOW drop reason: final ACKs "
+				 "dropped on a full accept queue are not counted");
 	}
 	if (!kernel_has_tracepoint(vmlinux, "tcp_retransmit_synack"))
 		bpf_program__set_autoload(s->progs.listen_synack_rtx, false);
@@ -315,14 +312,14 @@ static int probe_features(struct tracer *t)
 	int ret = 0, found;
 
 	if (!kernel_has_tracepoint(vmlinux, "inet_sock_set_state")) {
-		die_msg("this kernel has no sock:inet_sock_set_state tracepoint (Linux 4.16+ "
-			"with BTF is needed)");
-		ret = -ENOENT;
+		ret = log_err(t->log, -ENOENT,
+			      "this kernel has no sock:inet_sock_set_state tracepoint (Linux "
+			      "4.16+ with BTF is needed)");
 		goto out;
 	}
 	probe_resets(t, vmlinux);
 	probe_listeners(t, vmlinux);
-	if (t->opts.events) {
+	if (t->opts->events) {
 		disable_timers(s); /* the state stream needs no timers */
 		goto out;
 	}
@@ -330,19 +327,21 @@ static int probe_features(struct tracer *t)
 		if (!kernel_has_tracepoint(vmlinux, timers[i]))
 			missing = timers[i];
 	if (missing) {
-		die_msg("warning: no timer:%s tracepoint: TIME_WAIT and passive handshakes "
-			"are not timed",
-			missing);
+		log_warn(t->log,
+			 "no timer:%s tracepoint: TIME_WAIT and passive handshakes "
+			 "are not timed",
+			 missing);
 		disable_timers(s);
 		goto out;
 	}
 	found = ksyms_lookup(fns, addrs, 2);
 	if (found != 2) {
-		die_msg("warning: tw_timer_handler/reqsk_timer_handler %s: "
-			"TIME_WAIT and passive handshakes are not timed",
-			found == -EPERM ? "addresses hidden in /proc/kallsyms (CAP_SYSLOG is "
-					  "needed, or kernel.kptr_restrict=0)" :
-					  "not in /proc/kallsyms");
+		log_warn(t->log,
+			 "tw_timer_handler/reqsk_timer_handler %s: "
+			 "TIME_WAIT and passive handshakes are not timed",
+			 found == -EPERM ? "addresses hidden in /proc/kallsyms (CAP_SYSLOG is "
+					   "needed, or kernel.kptr_restrict=0)" :
+					   "not in /proc/kallsyms");
 		disable_timers(s);
 		goto out;
 	}
@@ -370,7 +369,7 @@ static uint32_t agg_slot_bits(uint32_t max_conns)
 static int configure(struct tracer *t)
 {
 	struct tcpphase_bpf *s = t->skel;
-	const struct options *o = &t->opts;
+	const struct options *o = t->opts;
 
 	s->rodata->target_pid = o->pid;
 	s->rodata->target_family = o->family;
@@ -387,8 +386,7 @@ static int configure(struct tracer *t)
 	s->rodata->n_cgroups = o->n_cgroups;
 	/* the tw socks of --cgroup's sockets: no room taken without it */
 	if (!o->n_cgroups && bpf_map__set_max_entries(s->maps.cgroup_tws, 1)) {
-		die_msg("cannot size the cgroup map");
-		return -1;
+		return log_err(t->log, -1, "cannot size the cgroup map");
 	}
 	s->rodata->wakeup_bytes = bpf_map__max_entries(s->maps.events) / 4;
 	/* live views of sockets that have not closed need every transition now */
@@ -396,15 +394,13 @@ static int configure(struct tracer *t)
 	s->rodata->live = o->summary || o->metrics_addr || o->open;
 	s->rodata->gauges = t->gauges = !o->events && (o->summary || o->metrics_addr);
 	if (t->gauges && bpf_map__set_max_entries(s->maps.tw_gauge, o->max_conns)) {
-		die_msg("cannot size the state gauges");
-		return -1;
+		return log_err(t->log, -1, "cannot size the state gauges");
 	}
 	s->rodata->slot_bits = agg_slot_bits(o->max_conns);
 	if (bpf_map__set_max_entries(s->maps.sock_slots, 1U << s->rodata->slot_bits) ||
 	    bpf_map__set_max_entries(s->maps.req_slots, 1U << s->rodata->slot_bits) ||
-	    aggring_configure(t)) {
-		die_msg("cannot size the aggregation maps");
-		return -1;
+	    aggring_configure(&t->agg, s, t->log)) {
+		return log_err(t->log, -1, "cannot size the aggregation maps");
 	}
 	bpf_program__set_autoattach(s->progs.probe_tw, false);
 	bpf_program__set_autoattach(s->progs.probe_clock, false);
@@ -438,9 +434,10 @@ static int attach(struct tracer *t)
 			continue;
 		if (optional && !tracefs_ready(&why)) {
 			if (!accept_warned)
-				die_msg("warning: %s: accept() not traced, a passive "
-					"socket's owner is the task that closes it",
-					why);
+				log_warn(t->log,
+					 "%s: accept() not traced, a passive "
+					 "socket's owner is the task that closes it",
+					 why);
 			accept_warned = true;
 			continue;
 		}
@@ -450,14 +447,14 @@ static int attach(struct tracer *t)
 
 			if (optional) {
 				if (!accept_warned)
-					die_msg("warning: cannot trace accept() (%s): a passive "
-						"socket's owner is the task that closes it",
-						strerror(-err));
+					log_warn(t->log,
+						 "cannot trace accept() (%s): a passive "
+						 "socket's owner is the task that closes it",
+						 strerror(-err));
 				accept_warned = true;
 				continue;
 			}
-			die_msg("cannot attach %s: %s", name, load_hint(err));
-			return err;
+			return log_err(t->log, err, "cannot attach %s: %s", name, load_hint(err));
 		}
 		/* keep it with the skeleton, which destroys it */
 		for (int i = 0; i < t->skel->skeleton->prog_cnt; i++)
@@ -477,80 +474,62 @@ static void count_open_sockets(struct tracer *t)
 {
 	int n, denied;
 
-	if (!t->gauges || t->opts.pid || t->opts.n_cgroups)
+	if (!t->gauges || t->opts->pid || t->opts->n_cgroups)
 		return;
 	n = gauges_snapshot(t, t->gauge_base, &denied);
 	if (n < 0)
-		die_msg("warning: cannot count the sockets open at start (sock_diag: %s): "
-			"the state gauges count changes only",
-			strerror(-n));
+		log_warn(t->log,
+			 "cannot count the sockets open at start (sock_diag: %s): "
+			 "the state gauges count changes only",
+			 strerror(-n));
 	else if (denied)
-		die_msg("warning: the state gauges count the sockets open at start in %d "
-			"network namespace%s; %d more could not be entered (CAP_SYS_ADMIN): "
-			"there they count changes only",
-			n, n == 1 ? "" : "s", denied);
+		log_warn(t->log,
+			 "the state gauges count the sockets open at start in %d "
+			 "network namespace%s; %d more could not be entered (CAP_SYS_ADMIN): "
+			 "there they count changes only",
+			 n, n == 1 ? "" : "s", denied);
 }
 
-/* open -> configure -> load -> attach; 0 or -1 with the reason printed. */
-int start_bpf(struct tracer *t)
+/*
+ * Check, open, configure, load, measure HZ, map the rings, make the ring
+ * buffer (its records to fn(ctx)); 0 or -1 with the reason in the log.
+ */
+int bpf_load(struct tracer *t, ring_record_fn fn, void *ctx)
 {
-	struct rec_header h;
 	char err[256];
 	int ret;
 
-	if (!privileged()) {
-		die_msg("%s", load_hint(-EPERM));
-		return -1;
-	}
+	if (!privileged())
+		return log_err(t->log, -1, "%s", load_hint(-EPERM));
 	/* a kernel too old for us gets one line naming what it lacks */
-	if (kfeatures_check(err, sizeof(err))) {
-		die_msg("%s", err);
-		return -1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		die_msg("kernel BTF not available (/sys/kernel/btf/vmlinux): "
-			"CONFIG_DEBUG_INFO_BTF=y is needed");
-		return -1;
-	}
+	if (kfeatures_check(err, sizeof(err)))
+		return log_err(t->log, -1, "%s", err);
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return log_err(t->log, -1,
+			       "kernel BTF not available (/sys/kernel/btf/vmlinux): "
+			       "CONFIG_DEBUG_INFO_BTF=y is needed");
 	t->skel = tcpphase_bpf__open();
-	if (!t->skel) {
-		die_msg("cannot open BPF object: %s", strerror(errno));
-		return -1;
-	}
+	if (!t->skel)
+		return log_err(t->log, -1, "cannot open BPF object: %s", strerror(errno));
 	if (configure(t))
 		return -1;
 	ret = tcpphase_bpf__load(t->skel);
-	if (ret) {
-		die_msg("cannot load BPF programs: %s", load_hint(ret));
-		return -1;
-	}
+	if (ret)
+		return log_err(t->log, -1, "cannot load BPF programs: %s", load_hint(ret));
 	if (measure_hz(t))
 		return -1;
-	ret = aggring_open(t);
-	if (ret) {
-		die_msg("cannot map the aggregation rings: %s", strerror(-ret));
-		return -1;
-	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), handle_event, t, NULL);
-	if (!t->rb) {
-		die_msg("cannot create ring buffer: %s", strerror(errno));
-		return -1;
-	}
-	if (t->opts.record_path) {
-		rec_header_init(&h);
-		h.wall_offset_ns = t->out.wall_offset_ns; /* one conversion for both */
-		t->recorder = recorder_open(t->opts.record_path, &h, err, sizeof(err));
-		if (t->recorder &&
-		    getrandom(&t->rec_key, sizeof(t->rec_key), 0) != sizeof(t->rec_key)) {
-			die_msg("-W: no random key to hide kernel addresses with: %s",
-				strerror(errno));
-			return -1;
-		}
-		if (!t->recorder) {
-			die_msg("-W: %s", err);
-			return -1;
-		}
-	}
+	ret = aggring_open(&t->agg, t->skel);
+	if (ret)
+		return log_err(t->log, -1, "cannot map the aggregation rings: %s", strerror(-ret));
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), fn, ctx, NULL);
+	if (!t->rb)
+		return log_err(t->log, -1, "cannot create ring buffer: %s", strerror(errno));
+	return 0;
+}
+
+/* Attach, then take the counters and gauges' starting points; 0 or -1 (the log says why). */
+int bpf_attach(struct tracer *t)
+{
 	if (attach(t))
 		return -1;
 	kcounters_read(&t->k0);

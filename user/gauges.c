@@ -125,7 +125,7 @@ int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS], int *deni
 		return -ENOMEM;
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	/* our own namespace first: the one count that must succeed */
-	err = self < 0 ? -errno : count_netns(&t->opts, base);
+	err = self < 0 ? -errno : count_netns(t->opts, base);
 	if (err) {
 		free(n.seen);
 		if (self >= 0)
@@ -141,7 +141,7 @@ int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS], int *deni
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/var/run/netns/%s", d->d_name);
-		count_at(path, &t->opts, base, &n);
+		count_at(path, t->opts, base, &n);
 	}
 	if (dir)
 		closedir(dir);
@@ -150,7 +150,7 @@ int gauges_snapshot(const struct tracer *t, int64_t base[GAUGE_SLOTS], int *deni
 		if (d->d_name[0] < '1' || d->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
-		count_at(path, &t->opts, base, &n);
+		count_at(path, t->opts, base, &n);
 	}
 	if (dir)
 		closedir(dir);

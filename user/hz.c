@@ -4,8 +4,6 @@
  */
 #include "hz.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-
 /*
  * The values Linux is built with: kernel/Kconfig.hz's choices first, then
  * those a few architectures add, tried only when none of the first fits.

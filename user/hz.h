@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#define NSEC_PER_SEC 1000000000ULL
+
 /* Shortest interval between the two reads that tells 250 from 300. */
 #define HZ_MIN_INTERVAL_NS 50000000ULL
 

@@ -51,7 +51,7 @@ static void name_owners(struct listen_view *lv)
 	free(comms);
 }
 
-int listenmap_read(struct tracer *t)
+int listenmap_read(struct tracer *t, struct listen_view *lv)
 {
 	int fd = bpf_map__fd(t->skel->maps.listen_stats);
 	struct listen_key key, next;
@@ -61,13 +61,13 @@ int listenmap_read(struct tracer *t)
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		if (!bpf_map_lookup_elem(fd, &next, &s)) {
-			err = lv_set(&t->lview, next.netns, next.port, &s);
+			err = lv_set(lv, next.netns, next.port, &s);
 			if (err)
 				return err;
 		}
 		key = next;
 		prev = &key;
 	}
-	name_owners(&t->lview);
+	name_owners(lv);
 	return 0;
 }

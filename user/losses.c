@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * losses.c - nothing is lost silently: ring-buffer drops and rescues counted
- * by the programs, recursion misses counted by the kernel, events the
- * table could not place; and the kernel's own TIME_WAIT counters.
+ * losses.c - nothing is lost silently: the loader's side of it, reading the
+ * programs' counters and the kernel's recursion misses (lossacct.c adds
+ * them up and words the report); and the kernel's own TIME_WAIT counters.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +14,12 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "gauges.h"
-#include "tracer.h"
-
 #include "bpfstats.h"
+#include "gauges.h"
+#include "lossacct.h"
+#include "metrics.h"
 #include "tcpphase.skel.h"
+#include "tracer.h"
 
 /*
  * Kernel recursion misses of the primary programs. A rescue's own misses
@@ -57,45 +58,16 @@ uint64_t listen_misses(struct tracer *t)
 	return misses;
 }
 
-/* Losses so far: ring-buffer drops, events no program saw, table overflow. */
-struct losses {
-	uint64_t rb_drops;
-	uint64_t rescued;
-	uint64_t misses; /* primary misses */
-	uint64_t lost; /* recursion + unseen */
-	uint64_t recursion; /* misses the rescue did not catch */
-	uint64_t unseen; /* missed transitions beyond those: no program ran for them */
-	uint64_t full;
-	uint64_t unaggregated; /* no aggregation slot: sent per transition, not lost */
-};
-
 static void read_losses(struct tracer *t, struct losses *l)
 {
-	uint64_t cnt[CNT_MAX] = { 0 };
-	struct ct_stats st;
+	struct loss_inputs in = { .cnt = { 0 } };
 
-	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), cnt, CNT_MAX);
-	l->misses = recursion_misses(t);
-	ct_get_stats(t->table, &st);
-	l->rb_drops = cnt[CNT_RB_DROPS] + t->ring_skipped + t->agg_refused;
-	l->rescued = cnt[CNT_RESCUED];
-	/*
-	 * A primary's miss is recovered when its rescue handled the event; a
-	 * rescue also re-handles the odd event its primary did see (the table
-	 * drops those as duplicates). What is left was seen by neither.
-	 */
-	l->rescued -= st.duplicates < l->rescued ? st.duplicates : l->rescued;
-	l->recursion = l->misses > l->rescued ? l->misses - l->rescued : 0;
-	/*
-	 * A transition that did not follow the socket's last known state means
-	 * at least one event lost somewhere, even when no kernel counter saw it
-	 * (the kernel ran none of the programs: "unseen"): so that no loss goes
-	 * unreported, the missed transitions beyond the recursion losses count.
-	 */
-	l->unseen = st.missed > l->recursion ? st.missed - l->recursion : 0;
-	l->lost = l->recursion + l->unseen;
-	l->full = st.table_full + cnt[CNT_SCRATCH_FULL] + cnt[CNT_LISTEN_FULL];
-	l->unaggregated = cnt[CNT_AGG_FULL];
+	percpu_counters_read(bpf_map__fd(t->skel->maps.counters), in.cnt, CNT_MAX);
+	in.misses = recursion_misses(t);
+	in.ring_skipped = t->agg.rd.skipped;
+	in.agg_refused = t->pl->agg_refused;
+	ct_get_stats(t->pl->table, &in.st);
+	losses_account(&in, l);
 }
 
 void report_losses(struct tracer *t, bool final)
@@ -105,57 +77,19 @@ void report_losses(struct tracer *t, bool final)
 	uint64_t total;
 
 	read_losses(t, &l);
-	ct_get_stats(t->table, &st);
-	total = l.rb_drops + l.lost + l.full;
+	ct_get_stats(t->pl->table, &st);
+	total = losses_total(&l);
 	if (!final && total == t->reported_loss)
 		return;
 	t->reported_loss = total;
-	if (!final) {
-		fprintf(stderr,
-			"tcpphase: lost %llu events (ring buffer full %llu, recursion %llu, "
-			"unseen %llu, table full %llu)\n",
-			(unsigned long long)total, (unsigned long long)l.rb_drops,
-			(unsigned long long)l.recursion, (unsigned long long)l.unseen,
-			(unsigned long long)l.full);
-		return;
-	}
-	if (t->opts.events) {
-		fprintf(stderr,
-			"tcpphase: %llu state changes; lost %llu (ring buffer full %llu, recursion "
-			"%llu of %llu misses, %llu rescued; unseen %llu; table full %llu); missed "
-			"transitions %llu, duplicates %llu\n",
-			(unsigned long long)st.events, (unsigned long long)total,
-			(unsigned long long)l.rb_drops, (unsigned long long)l.recursion,
-			(unsigned long long)l.misses, (unsigned long long)l.rescued,
-			(unsigned long long)l.unseen, (unsigned long long)l.full,
-			(unsigned long long)st.missed, (unsigned long long)st.duplicates);
-		return;
-	}
-	fprintf(stderr,
-		"tcpphase: %llu events, %llu records (%llu partial); lost %llu (ring buffer "
-		"full %llu, recursion %llu of %llu misses, %llu rescued; unseen %llu; table "
-		"full %llu); missed transitions %llu\n",
-		(unsigned long long)st.events, (unsigned long long)st.records,
-		(unsigned long long)st.partial, (unsigned long long)total,
-		(unsigned long long)l.rb_drops, (unsigned long long)l.recursion,
-		(unsigned long long)l.misses, (unsigned long long)l.rescued,
-		(unsigned long long)l.unseen, (unsigned long long)l.full,
-		(unsigned long long)st.missed);
-	if (st.rst_unjoined) /* a reset whose endpoint's record was not found */
-		fprintf(stderr, "tcpphase: %llu resets of traced sockets joined to no record\n",
-			(unsigned long long)st.rst_unjoined);
-	if (l.unaggregated)
-		fprintf(stderr,
-			"tcpphase: %llu sockets or requests found no aggregation slot and were "
-			"sent per transition (nothing lost; a larger --max-conns gives more slots)\n",
-			(unsigned long long)l.unaggregated);
+	losses_print(stderr, &l, &st, final, t->opts->events);
 }
 
 void report_kcounters(struct tracer *t)
 {
 	struct kcounters k;
 
-	if (t->opts.events || kcounters_read(&k))
+	if (t->opts->events || kcounters_read(&k))
 		return;
 	fprintf(stderr,
 		"tcpphase: kernel (this netns): TW +%llu, TWKilled +%llu, TWRecycled +%llu, "
@@ -177,7 +111,7 @@ void update_metrics(struct tracer *t)
 
 	if (!t->metrics)
 		return;
-	ct_get_stats(t->table, &st);
+	ct_get_stats(t->pl->table, &st);
 	if (t->skel) {
 		read_losses(t, &l);
 		x.lost_ringbuf = l.rb_drops;

@@ -24,7 +24,7 @@ CLANG=${CLANG:-clang}
 OUT=.output
 BIN=$OUT/fuzz_replay
 ARTIFACTS=$OUT/fuzz-artifacts
-SRCS="tests/fuzz/fuzz_replay.c user/record.c user/conntable.c user/u64map.c user/format.c user/agg.c user/pool.c user/rstreason.c"
+SRCS="tests/fuzz/fuzz_replay.c user/record.c user/rec_read.c user/rec_write.c user/ct_*.c user/u64map.c user/format.c user/agg.c user/pool.c user/rstreason.c"
 
 run_secs=
 case ${1:-} in

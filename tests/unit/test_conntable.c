@@ -443,7 +443,7 @@ static void test_passive_variants(void)
 		fx_fini();
 	}
 	/*
-	 * BUG (user/conntable.c join_request): the kernel reports the child's
+	 * BUG (user/ct_handshake.c join_request): the kernel reports the child's
 	 * LISTEN -> SYN_RECV from inet_csk_clone_lock() *before* it copies the
 	 * req's ports and addresses into the child (inet_sk_set_state() comes
 	 * first there; tcp_v4_syn_recv_sock() sets daddr/rcv_saddr after
@@ -620,7 +620,7 @@ static void test_connect_fails(void)
 			ASSERT_EQ(c->tw_end, TWE_NONE, "tw_end");
 			ASSERT_EQ(c->t_end, S0 + cases[i].after, "t_end");
 			/*
-			 * BUG (user/conntable.c sock_closed): the last phase_add()
+			 * BUG (user/ct_state.c sock_closed): the last phase_add()
 			 * runs for old == SYN_SENT too, where phase_of_state() is
 			 * -1, and t_state is known: it writes c->ph[-1], out of
 			 * bounds, which lands on t_pending (documented "0 if
@@ -779,7 +779,7 @@ static void test_orphan_fin_wait2(void)
 		fx_fini();
 	}
 	/*
-	 * BUG (user/conntable.c on_tw, EV_TW_CANCEL): when the FIN's re-arm
+	 * BUG (user/ct_timewait.c on_tw, EV_TW_CANCEL): when the FIN's re-arm
 	 * is not silent, mod_timer_pending() detaches the timer first, which
 	 * fires timer_cancel while tw_timer.expires still holds the *old*
 	 * expiry (__mod_timer sets the new one after detach_if_pending()),
@@ -1034,7 +1034,7 @@ static void test_duplicates(void)
 		fx_fini();
 	}
 	/*
-	 * BUG (user/conntable.c on_state): a duplicated "-> CLOSE" (the
+	 * BUG (user/ct_state.c on_state): a duplicated "-> CLOSE" (the
 	 * rescue and the primary both ran, which the table otherwise
 	 * expects) finds no socket, since the first one removed it, and
 	 * starts a new endpoint that sock_closed() emits at once: a phantom
@@ -1285,7 +1285,7 @@ static void test_seen_midway(void)
 		fx_fini();
 	}
 	/*
-	 * BUG (user/conntable.c on_state/sock_closed): a listener whose
+	 * BUG (user/ct_state.c on_state/sock_closed): a listener whose
 	 * listen() came before tracing began is first seen at LISTEN -> CLOSE;
 	 * it gets ROLE_UNKNOWN (only CLOSE -> LISTEN makes a ROLE_LISTENER)
 	 * and sock_closed() emits a REC_FINAL for it: a bogus lifecycle

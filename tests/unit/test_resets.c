@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_resets.c - resets joined to their endpoints (conntable.c): a reset
+ * test_resets.c - resets joined to their endpoints (ct_resets.c): a reset
  * received before the socket is known (aggregating), one sent right after
  * the socket's close (close() with unread data), one of no socket of ours;
  * reason names and the counts by direction and reason (rstreason.c,
