@@ -70,6 +70,16 @@ def finish(p):
     return out
 
 
+def until_done(srv):
+    """The server's lines up to its "done" (it has accepted what it will)."""
+    out = ""
+    for line in srv.stdout:
+        out += line
+        if line.strip() == "done":
+            break
+    return out
+
+
 def stamp(out, name):
     m = re.search(rf"^@{name} (.*)$", out, re.M)
     assert m, f"no @{name} in {out!r}"
@@ -121,11 +131,7 @@ def listeners_slow_accept():
         srv = start(ns, "server", port, 64, go, gap_ms)
         assert_eq("server", srv.stdout.readline().strip(), "ready")
         cli = start(ns, "clients", port, n, 10, go)
-        sout = ""
-        for line in srv.stdout:
-            sout += line
-            if line.strip() == "done":
-                break
+        sout = until_done(srv)
         cout = finish(cli)
         sout += finish(srv)
         tr.stop()
@@ -249,11 +255,7 @@ def listeners_synack_rtx():
             ["ip", "netns", "exec", ns.ns, "nft", "-a", "list", "chain", "inet", "lstn", "in"],
             capture_output=True, text=True, check=True).stdout).group(1)
         nft(ns.ns, f"delete rule inet lstn in handle {handle}\n")
-        sout = ""
-        for line in srv.stdout:
-            sout += line
-            if line.strip() == "done":
-                break
+        sout = until_done(srv)
         cout = finish(cli)
         sout += finish(srv)
         sent = synacks_sent(ns.ns)
