@@ -33,12 +33,12 @@
 # console output. One line per kernel, "ok RELEASE" or "FAIL RELEASE: why",
 # then a table; the status is non-zero if any kernel failed. The consoles
 # are kept in $KMATRIX_LOGS (default /tmp/kmatrix-logs), one file per
-# release. $KMATRIX_TIMEOUT bounds each guest (seconds, default 240; a
+# release. $KMATRIX_TIMEOUT bounds each guest (seconds, default 600; a
 # guest takes ~30 s).
 set -eu
 
 CACHE=${KMATRIX_CACHE:-/var/cache/tcpphase-kmatrix}
-TIMEOUT=${KMATRIX_TIMEOUT:-240}
+TIMEOUT=${KMATRIX_TIMEOUT:-600}
 DEFAULT_KERNELS=${KMATRIX_KERNELS:-6.1 6.1-rt 6.12}
 updated=0
 
