@@ -2,6 +2,7 @@
 
 import csv
 import io
+import math
 import os
 import re
 import socket
@@ -12,10 +13,11 @@ import urllib.request
 from harness import (TCPPHASE, Tracer, assert_eq, netns_inode, peer, test,
                      wait_peer)
 from netlab import Lab, SingleNs, wait_for
-from truth import connections, check, stamps
+from truth import SLACK_MS, connections, check, stamps
 
 # a percentile is read from a log-linear histogram: at most 1/32 off
 BUCKET = 1 / 32
+SLACK_US = SLACK_MS * 1000
 
 
 def workload(lab, port, n, srv_delay="0.1"):
@@ -31,10 +33,135 @@ def workload(lab, port, n, srv_delay="0.1"):
     return got
 
 
+PHASES = ("handshake active", "handshake passive", "accept wait", "FIN_WAIT1", "FIN_WAIT2",
+          "CLOSE_WAIT", "LAST_ACK", "CLOSING", "TIME_WAIT")
+RESULTS = ("ok", "refused", "timeout", "reset", "unreachable", "aborted", "other", "none")
+TW_ENDS = ("expired", "reused", "recycled", "killed", "none", "in_progress")
+
+
+def parse_summary(out):
+    """The --summary text, field by field: connections, partial, results and
+    tw_end counts, each phase row (count, [p50, p90, p99, max] or None), each
+    histogram ({phase: [(lo_us, hi_us, count)]}), the groups of --by
+    ({group: (connections, {phase: row})}) and the endpoints-now gauges."""
+    m = re.search(r"^tcpphase summary over [\d.]+ s: (\d+) connections, (\d+) partial$", out,
+                  re.M)
+    assert m, f"no summary header in:\n{out}"
+    got = {"connections": int(m.group(1)), "partial": int(m.group(2)), "phases": {},
+           "hist": {}, "groups": {}, "endpoints": {}}
+    m = re.search(r"^results\s+(.*)\n\s+(.*)$", out, re.M)
+    assert m, out
+    got["results"] = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", m.group(1) + m.group(2))}
+    assert_eq("result names", tuple(got["results"]), RESULTS)
+    m = re.search(r"^tw_end\s+(.*)$", out, re.M)
+    got["tw_end"] = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", m.group(1))}
+    assert_eq("tw_end names", tuple(got["tw_end"]), TW_ENDS)
+    row = re.compile(r"^(\s*)(" + "|".join(PHASES) + r")\s+(\d+)\s+(-|[\d.]+)\s+(-|[\d.]+)"
+                     r"\s+(-|[\d.]+)\s+(-|[\d.]+)$")
+    group = None
+    for line in out.splitlines():
+        g = re.match(r"^\w+ (\S+): (\d+) connections$", line)
+        if g:
+            group = got["groups"].setdefault(g.group(1), (int(g.group(2)), {}))
+            continue
+        r = row.match(line)
+        if r:
+            figs = r.groups()[3:]
+            val = (int(r.group(3)), None if "-" in figs else [float(x) for x in figs])
+            (group[1] if r.group(1) and group else got["phases"])[r.group(2)] = val
+    assert_eq("phase rows", tuple(got["phases"]), PHASES)
+    for name, body in re.findall(r"^(.+):\n\s+usecs\s+: count\s+distribution\n((?:.+\|\n?)+)",
+                                 out, re.M):
+        got["hist"][name] = [tuple(map(int, b)) for b in
+                             re.findall(r"^\s+(\d+) -> (\d+)\s+: (\d+)", body, re.M)]
+    m = re.search(r"^endpoints now: (.*)$", out, re.M)
+    assert m, out
+    got["endpoints"] = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", m.group(1))}
+    return got
+
+
+def check_phase(what, fig, ranges):
+    """A phase row against the ranges its values are known to lie in: its
+    count, each percentile as that quantile, the max as the largest."""
+    n, q = fig
+    assert_eq(f"{what} count", n, len(ranges))
+    p50, p90, p99, mx = q
+    assert p50 <= p90 <= p99 <= mx * (1 + BUCKET), f"{what}: percentiles out of order: {q}"
+    check_percentile(f"{what} p50 ms", p50, ranges, 0.5)
+    check_percentile(f"{what} p90 ms", p90, ranges, 0.9)
+    check_percentile(f"{what} p99 ms", p99, ranges, 0.99)
+    check(f"{what} max ms", mx, max(r[0] for r in ranges), max(r[1] for r in ranges))
+
+
+def check_histogram(what, hist, ranges):
+    """Its log2 buckets hold one value per range, each value's bucket one that
+    its range reaches."""
+    assert_eq(f"{what} histogram total", sum(c for _, _, c in hist), len(ranges))
+    for lo, hi, c in hist:
+        # the values in [lo, hi] us: at least c ranges must reach that bucket
+        reach = sum(1 for r in ranges if r[0] * 1000 - SLACK_US <= hi + 1 and
+                    r[1] * 1000 + SLACK_US >= lo)
+        assert reach >= c, f"{what}: {c} values in {lo}..{hi} us, but only {reach} ranges " \
+                           f"reach it: {ranges}"
+
+
+def last_acks(wires, srv_stamps):
+    """Per connection, the server's LAST_ACK: from its close() (before its FIN
+    left) to the delivery of the client's ACK of that FIN."""
+    got = []
+    for w, st in zip(wires, srv_stamps):
+        fin = w.first("ba", "F")
+        ack = w.first("ab", "A", "F", after=fin.wr0)
+        got.append((ack.wr0 - fin.read, ack.wr1 - st["close"][0]))
+    return got
+
+
+def passive_figures(wires, srv_stamps):
+    """What happened, per passive endpoint, as (lo, hi) ms per phase: the
+    handshake (SYN-ACK's departure to the final ACK's delivery, SYN's
+    delivery to accept()'s return), the CLOSE_WAIT (EOF read to close(),
+    FIN in to FIN out) and the LAST_ACK."""
+    return {
+        "handshake passive": [(w.handshake_ack().wr0 - w.synack().read,
+                               st["accept"][1] - w.syn().wr0)
+                              for w, st in zip(wires, srv_stamps)],
+        "CLOSE_WAIT": [(st["close"][0] - st["eof"][1],
+                        w.first("ba", "F").read - w.first("ab", "F").wr0)
+                       for w, st in zip(wires, srv_stamps)],
+        "LAST_ACK": last_acks(wires, srv_stamps),
+    }
+
+
+def check_passive_summary(figs, phases, hist, n):
+    """The summary of n passive endpoints (-L the server's port) whose client
+    closed first: each phase the server went through against what happened,
+    every other phase empty."""
+    for name in PHASES:
+        if name in figs:
+            check_phase(name, phases[name], figs[name])
+            if hist is not None:
+                check_histogram(name, hist.get(name, []), figs[name])
+        else:
+            assert_eq(f"{name} row", phases[name], (0, None))
+            if hist is not None:
+                assert name not in hist, f"a histogram for {name}: {hist[name]}"
+
+
+def check_totals(got, n):
+    assert_eq("connections", got["connections"], n)
+    assert_eq("partial", got["partial"], 0)
+    assert_eq("results", got["results"], {k: n if k == "ok" else 0 for k in RESULTS})
+    # the server closes second: no TIME_WAIT on its side
+    assert_eq("tw_end", got["tw_end"], {k: n if k == "none" else 0 for k in TW_ENDS})
+    # every endpoint of the port is gone at exit (lab.settle)
+    assert_eq("endpoints now", set(got["endpoints"].values()), {0})
+
+
 def check_percentile(what, value, ranges, q):
-    """value is the q-quantile of values each known to lie in its range."""
+    """value is the q-quantile (nearest rank, as tcpphase reads it) of values
+    each known to lie in its range."""
     los, his = sorted(r[0] for r in ranges), sorted(r[1] for r in ranges)
-    i = min(len(ranges) - 1, int(q * len(ranges)))
+    i = max(0, math.ceil(q * len(ranges)) - 1)
     check(what, value, los[i] * (1 - BUCKET), his[i] * (1 + BUCKET))
 
 
@@ -44,41 +171,32 @@ def summary_figures():
         srv_stamps = workload(lab, 7401, 3)
         tr.stop()
         wires = connections(lab.packets(), 7401)
-    out = tr.out
     assert_eq("connections on the wire", len(wires), 3)
-    # per connection, what happened bounds the passive handshake (SYN-ACK's
-    # departure to the final ACK's delivery, SYN's delivery to accept()'s
-    # return) and the CLOSE_WAIT (EOF read to close(), FIN in to FIN out)
-    handshakes = [(w.handshake_ack().wr0 - w.synack().read, st["accept"][1] - w.syn().wr0)
-                  for w, st in zip(wires, srv_stamps)]
-    close_waits = [(st["close"][0] - st["eof"][1],
-                    w.first("ba", "F").read - w.first("ab", "F").wr0)
-                   for w, st in zip(wires, srv_stamps)]
-
-    def row(name):
-        m = re.search(rf"^{name}\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out,
-                      re.M)
-        assert m, f"no {name} row in:\n{out}"
-        return int(m.group(1)), [float(x) for x in m.groups()[1:]]
-
-    n, (p50, p90, p99, mx) = row("handshake passive")
-    assert_eq("passive handshakes", n, 3)
-    check_percentile("passive handshake p50 ms", p50, handshakes, 0.5)
-    check("passive handshake max ms", mx, max(h[0] for h in handshakes),
-          max(h[1] for h in handshakes))
-    n, (p50, _, _, _) = row("CLOSE_WAIT")
-    assert_eq("close_wait count", n, 3)
-    check_percentile("close_wait p50 ms", p50, close_waits, 0.5)
-    assert "ok 3" in out, out
-    assert "usecs" in out and "distribution" in out, out
+    got = parse_summary(tr.out)
+    check_totals(got, 3)
+    check_passive_summary(passive_figures(wires, srv_stamps), got["phases"], got["hist"], 3)
+    assert_eq("groups without --by", got["groups"], {})
 
 
 @test("summary: --by remote groups per peer")
 def summary_by_remote():
     with Lab(delay_ms=5) as lab, Tracer("--by", "remote", "-L", "7402") as tr:
-        workload(lab, 7402, 2, srv_delay="0")
+        srv_stamps = workload(lab, 7402, 2, srv_delay="0")
         tr.stop()
-    assert "10.231.0.1" in tr.out, tr.out
+        wires = connections(lab.packets(), 7402)
+    assert_eq("connections on the wire", len(wires), 2)
+    got = parse_summary(tr.out)
+    check_totals(got, 2)
+    figs = passive_figures(wires, srv_stamps)
+    check_passive_summary(figs, got["phases"], got["hist"], 2)
+    assert re.search(r"^by remote: 1 of 1 groups, worst p99 first$", tr.out, re.M), tr.out
+    # one peer: its group holds every figure, and only the phases it went through
+    assert_eq("groups", list(got["groups"]), [lab.addr_a])
+    n, phases = got["groups"][lab.addr_a]
+    assert_eq(f"{lab.addr_a} connections", n, 2)
+    assert_eq(f"{lab.addr_a} phases", sorted(phases), sorted(figs))
+    for name in figs:
+        assert_eq(f"{lab.addr_a} {name}", phases[name], got["phases"][name])
 
 
 @test("stuck: a server that never closes is listed while stuck")
