@@ -9,6 +9,7 @@ raise AssertionError to fail and Skip where BPF cannot load at all.
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,3 +160,24 @@ def assert_between(what, value, lo, hi):
 def assert_eq(what, got, want):
     if got != want:
         raise AssertionError(f"{what} = {got!r}, expected {want!r}")
+
+
+def loss_line(err):
+    """tcpphase's final loss line, as numbers."""
+    m = re.search(r"^tcpphase: (\d+) events, (\d+) records \((\d+) partial\); lost (\d+) "
+                  r"\(ring buffer full (\d+), recursion (\d+) of (\d+) misses, (\d+) rescued; "
+                  r"unseen (\d+); table full (\d+)\); missed transitions (\d+)$", err, re.M)
+    assert m, f"no loss line in: {err}"
+    keys = ("events", "records", "partial", "lost", "ringbuf", "recursion", "misses", "rescued",
+            "unseen", "table_full", "missed")
+    return dict(zip(keys, map(int, m.groups())))
+
+
+def check_loss_arithmetic(loss):
+    """The loss line adds up as README "Losses are never silent" says."""
+    assert_eq("lost = ring buffer full + recursion + unseen + table full", loss["lost"],
+              loss["ringbuf"] + loss["recursion"] + loss["unseen"] + loss["table_full"])
+    assert_eq("recursion = misses not rescued", loss["recursion"],
+              max(0, loss["misses"] - loss["rescued"]))
+    assert_eq("unseen = missed transitions beyond the recursion losses", loss["unseen"],
+              max(0, loss["missed"] - loss["recursion"]))

@@ -10,8 +10,8 @@ import subprocess
 import time
 import urllib.request
 
-from harness import (TCPPHASE, Tracer, assert_eq, netns_inode, peer, test,
-                     wait_peer)
+from harness import (TCPPHASE, Tracer, assert_eq, check_loss_arithmetic, loss_line, netns_inode,
+                     peer, test, wait_peer)
 from netlab import Lab, SingleNs, wait_for
 from truth import SLACK_MS, connections, check, stamps
 
@@ -239,6 +239,67 @@ def passive_handshakes(text):
     return got
 
 
+def samples(text):
+    """Every sample of a scrape: {(name, frozenset of label pairs): value};
+    each family announced with HELP and TYPE before its samples."""
+    got, typed = {}, set()
+    for line in text.splitlines():
+        m = re.match(r"^# TYPE (\w+) (counter|gauge|histogram)$", line)
+        if m:
+            typed.add(m.group(1))
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+        assert m, f"not a sample: {line!r}"
+        name, labels = m.group(1), frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in typed or family in typed, f"{name} before its TYPE line"
+        assert (name, labels) not in got, f"{line} twice"
+        got[(name, labels)] = float(m.group(3))
+    return got
+
+
+# the histograms and which CSV column each is (role/phase label: its value)
+HISTOGRAMS = (
+    ("tcpphase_handshake_seconds", "role", {"active": None, "passive": "handshake_us"}),
+    ("tcpphase_accept_wait_seconds", None, {None: "accept_wait_us"}),
+    ("tcpphase_phase_seconds", "phase", {"fin_wait1": "fin_wait1_us", "fin_wait2": "fin_wait2_us",
+                                         "close_wait": "close_wait_us",
+                                         "last_ack": "last_ack_us", "closing": "closing_us"}),
+    ("tcpphase_time_wait_seconds", None, {None: "time_wait_us"}),
+)
+
+
+def check_histogram_series(got, rows, lport):
+    """Each histogram of lport (and of "other") against the CSV rows: count,
+    sum and every cumulative bucket."""
+    for name, key, cols in HISTOGRAMS:
+        for value, col in cols.items():
+            for port in (lport, "other"):
+                labels = {("lport", port)} | ({(key, value)} if key else set())
+                what = f"{name}{{{','.join(f'{k}={v}' for k, v in sorted(labels))}}}"
+                us = [int(r[col]) for r in rows if col and r[col] != ""] if port == lport \
+                    else []
+                buckets = sorted(((float(dict(k)["le"]), v) for (n, k), v in got.items()
+                                  if n == name + "_bucket" and labels <= k),
+                                 key=lambda b: b[0])
+                assert buckets, f"no {what} buckets"
+                assert_eq(f"{what} +Inf bucket", buckets[-1], (float("inf"), len(us)))
+                for le, v in buckets:
+                    # CSV values are whole us, the metrics' ns: a value within
+                    # a us of a bound could fall either side
+                    below = sum(1 for u in us if u <= le * 1e6 - 1)
+                    near = sum(1 for u in us if le * 1e6 - 1 < u <= le * 1e6 + 1)
+                    assert below <= v <= below + near, \
+                        f"{what} le={le}: {v}, the CSV has {below} (+{near} at the bound)"
+                labels = frozenset(labels)
+                assert_eq(f"{what} count", got.get((name + "_count", labels)), float(len(us)))
+                total = got.get((name + "_sum", labels))
+                assert total is not None and abs(total - sum(us) / 1e6) <= len(us) * 1e-6, \
+                    f"{what} sum = {total}, the CSV's {sum(us) / 1e6}"
+
+
 @test("metrics: scraped while connections flow, counts match the CSV; a stuck client")
 def metrics_scrape():
     port = 19464
@@ -251,20 +312,65 @@ def metrics_scrape():
         for i in range(4):
             workload(lab, 7404, 1, srv_delay="0")
             text = scrape(port)  # while the slow client still hangs on
-        # the rows reach the metrics within a poll; the extra counters are
-        # refreshed once a second
-        wait_for("4 passive handshakes and the event counter in the metrics",
-                 lambda: passive_handshakes(scrape(port)) == 4.0 and
-                 re.search(r"^tcpphase_events_total \d+", scrape(port), re.M))
+        # a record reaches the metrics within a poll once it is complete (its
+        # every phase counted); the extra counters are refreshed once a second
+        def all_counted():
+            got = samples(scrape(port))
+            done = {("role", "passive"), ("result", "ok"), ("lport", "7404")}
+            return got.get(("tcpphase_connections_total", frozenset(done))) == 4.0 and \
+                got.get(("tcpphase_events_total", frozenset())) and \
+                passive_handshakes(scrape(port)) == 4.0
+        wait_for("the 4 records and the event counter in the metrics", all_counted)
         text = scrape(port)
         slow.close()
         bad.close()
         tr.stop()
     rows = [r for r in csv.DictReader(io.StringIO(tr.out)) if r["lport"] == "7404"]
     assert_eq("csv rows", len(rows), 4)
-    assert_eq("passive handshakes in metrics", passive_handshakes(text), 4.0)
+    assert_eq("csv rows in all", len(tr.rows()), 4)  # -L: only the server's
+    got = samples(text)
     assert "# TYPE tcpphase_handshake_seconds histogram" in text
-    assert re.search(r"^tcpphase_events_total \d+", text, re.M), text[:500]
+    assert_eq("passive handshakes in metrics", passive_handshakes(text), 4.0)
+    check_histogram_series(got, rows, "7404")
+    for role in ("active", "passive", "unknown"):
+        for result in RESULTS:
+            for lport in ("7404", "other"):
+                labels = frozenset({("role", role), ("result", result), ("lport", lport)})
+                want = sum(1 for r in rows if (r["role"], r["result"]) == (role, result)
+                           and lport == "7404")
+                assert_eq(f"connections_total{{{role},{result},{lport}}}",
+                          got.get(("tcpphase_connections_total", labels)), float(want))
+    for end in TW_ENDS:
+        for lport in ("7404", "other"):
+            want = sum(1 for r in rows if r["tw_end"] == end and lport == "7404")
+            assert_eq(f"time_wait_end_total{{{end},{lport}}}",
+                      got.get(("tcpphase_time_wait_end_total",
+                               frozenset({("end", end), ("lport", lport)}))), float(want))
+    # no reset in this run; every reset series there, at 0
+    resets = {k: v for k, v in got.items() if k[0].startswith("tcpphase_resets")}
+    assert len(resets) >= 12 and set(resets.values()) == {0.0}, resets
+    # the counters read before the exit, against the final loss line
+    loss = loss_line(tr.err)
+    check_loss_arithmetic(loss)
+    assert_eq("records", loss["records"], 4)
+    events = got[("tcpphase_events_total", frozenset())]
+    assert 0 < events <= loss["events"], f"events_total {events}, {loss['events']} at exit"
+    for reason, key in (("ringbuf", "ringbuf"), ("recursion", "recursion"),
+                        ("table_full", "table_full")):
+        v = got[("tcpphase_lost_events_total", frozenset({("reason", reason)}))]
+        assert v <= loss[key], f"lost_events_total{{{reason}}} = {v}, {loss[key]} at exit"
+    assert got[("tcpphase_rescued_events_total", frozenset())] <= loss["rescued"]
+    assert_eq("partial_records_total", got[("tcpphase_partial_records_total", frozenset())],
+              float(sum(1 for r in rows if r["partial"] != "0")))
+    for name in ("tw", "tw_killed", "tw_recycled", "tw_overflow"):  # the host's: any count
+        assert got[(f"tcpphase_kernel_{name}_total", frozenset())] >= 0
+    assert got[("tcpphase_kernel_tw_live", frozenset())] >= 0
+    # every endpoint of the port was gone (lab.settle): no state holds one
+    states = ("ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+              "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING")
+    for st in states:
+        assert_eq(f"endpoints{{{st}}}",
+                  got.get(("tcpphase_endpoints", frozenset({("state", st)}))), 0.0)
 
 
 @test("replay: -r gives the same records as the live run that recorded them")
