@@ -14,7 +14,8 @@ import subprocess
 import sys
 import uuid
 
-from harness import PEER, Skip, Tracer, assert_eq, netns_inode, test, TCPPHASE
+from harness import (PEER, TCPPHASE, Skip, Tracer, assert_eq, check_loss_arithmetic, loss_line,
+                     netns_inode, test)
 from netlab import SingleNs, sockets, wait_for
 
 HEX = "0123456789abcdef" * 4
@@ -174,8 +175,11 @@ def cgroup_filter():
                        for r in rows), rows
             # the loss line counts what the table saw: the server ends' only
             # (2 connections: LISTEN, 2 x 4 transitions, the listener's close)
-            summary = [line for line in tr.err.splitlines() if " records " in line]
-            assert summary and " 2 records " in summary[0], tr.err
+            loss = loss_line(tr.err)
+            check_loss_arithmetic(loss)
+            assert_eq(f"{how}: records", loss["records"], 2)
+            assert_eq(f"{how}: partial records", loss["partial"],
+                      sum(1 for r in rows if r["partial"] != "0"))
 
 
 @test("cgroups: a bad --cgroup is one line and status 2")

@@ -10,8 +10,8 @@ import subprocess
 import time
 import urllib.request
 
-from harness import (TCPPHASE, Tracer, assert_eq, check_loss_arithmetic, loss_line, netns_inode,
-                     peer, test, wait_peer)
+from harness import (TCPPHASE, Tracer, assert_eq, check_loss_arithmetic, loss_line, ms,
+                     netns_inode, peer, test, wait_peer)
 from netlab import Lab, SingleNs, wait_for
 from truth import SLACK_MS, connections, check, stamps
 
@@ -377,8 +377,10 @@ def metrics_scrape():
 def replay_equals_live():
     rec = f"/tmp/tcpphase-test-{os.getpid()}.tpp"
     with Lab(delay_ms=10) as lab, Tracer("--csv", "-W", rec, "-L", "7405") as tr:
-        workload(lab, 7405, 3)
+        srv_stamps = workload(lab, 7405, 3)
         tr.stop()
+        wires = connections(lab.packets(), 7405)
+        netns = netns_inode(lab.ns_b)
     try:
         assert_eq("file mode", oct(os.stat(rec).st_mode & 0o777), "0o600")
         # made to be shared: no kernel address in it (the upper, kernel half
@@ -393,7 +395,26 @@ def replay_equals_live():
                            preexec_fn=lambda: (os.setgroups([]), os.setgid(65534),
                                                os.setuid(65534)))
         assert_eq("replay status", r.returncode, 0)
-        assert len(tr.out.splitlines()) == 4, tr.out
         assert_eq("replayed csv", r.stdout, tr.out)
     finally:
         os.unlink(rec)
+    # what was recorded is what happened: the 3 server ends, field by field
+    rows = tr.rows()
+    assert_eq("rows", len(rows), 3)
+    assert_eq("connections on the wire", len(wires), 3)
+    figs = passive_figures(wires, srv_stamps)
+    by_port = {r["rport"]: r for r in rows}
+    for i, w in enumerate(wires):
+        cport = str(w.syn().sport)
+        assert cport in by_port, f"no row for client port {cport}: {rows}"
+        row = by_port[cport]
+        for col, want in (("netns", netns), ("family", "ipv4"), ("role", "passive"),
+                          ("laddr", lab.addr_b), ("lport", "7405"), ("raddr", lab.addr_a),
+                          ("result", "ok"), ("syn_retrans", "0"), ("closer", "remote"),
+                          ("tw_end", "none"), ("partial", "0"), ("rst", ""),
+                          ("fin_wait1_us", ""), ("fin_wait2_us", ""), ("closing_us", ""),
+                          ("time_wait_us", "")):
+            assert_eq(f"{cport} {col}", row[col], want)
+        for col, phase in (("handshake_us", "handshake passive"),
+                           ("close_wait_us", "CLOSE_WAIT"), ("last_ack_us", "LAST_ACK")):
+            check(f"{cport} {col} ms", ms(row, col), *figs[phase][i])
