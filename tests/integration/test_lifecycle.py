@@ -404,11 +404,15 @@ def check_burst_client(r, pkts):
 def check_burst_server(r, pkts):
     w = burst_wire(pkts)
     what = f"server {r['lport']} <- {r['rport']}"
-    # SYN arrival (its timer armed before the SYN-ACK leaves, maybe late
-    # when the listener was busy) to the final ACK's delivery (ESTABLISHED)
+    # SYN arrival (its timer armed before the SYN-ACK leaves) to
+    # ESTABLISHED: not before the client's ACK is delivered, nor after the
+    # child's first packet leaves. Not at that ACK's delivery: with 32
+    # connections at a time the accept queue may be full, and the kernel
+    # drops the ACK (the child is made from the next one)
     ack, syn = w.handshake_ack(), w.syn()
+    child = w.first("ba", "A", "S")
     check(f"{what} handshake ms", ms(r, "handshake_us"), ack.wr0 - w.synack().read,
-          ack.wr1 - syn.wr0)
+          child.read - syn.wr0)
     # LAST_ACK: the client's ACK of the server's FIN delivered, at least
     # after that FIN left
     fin = w.first("ba", "F")
@@ -460,7 +464,8 @@ def lifecycle_burst():
             raise AssertionError(f"row not whole: {r}")
     whole = [r for r in cli if r["partial"] == "0"]
     assert_eq("closers", {r["closer"] for r in whole}, {"local"})
-    assert_eq("TIME_WAIT in progress at exit", {r["tw_end"] for r in whole}, {"in_progress"})
+    ended = [r for r in whole if r["tw_end"] != "in_progress"]
+    assert not ended, f"TIME_WAIT not in progress at exit: {ended}\n{tr.err}"
     whole_srv = [r for r in srv_rows if r["partial"] == "0"]
     assert_eq("server closers", {r["closer"] for r in whole_srv}, {"remote"})
     assert_eq("server TIME_WAIT", {r["tw_end"] for r in whole_srv}, {"none"})

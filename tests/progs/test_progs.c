@@ -271,6 +271,30 @@ static __u64 rb_drops(void)
 	return sum;
 }
 
+/*
+ * The record names this process as its cause: its comm, and its pid where
+ * the test runs in the initial pid namespace (BPF reads the global pid).
+ */
+static bool by_us(const char *what, const struct event *e)
+{
+	char comm[TASK_COMM_LEN + 1] = {};
+	struct stat st;
+	FILE *f = fopen("/proc/self/comm", "re");
+	bool ok = ASSERT_TRUE(e->flags & EVF_PROC_CTX, what);
+
+	if (f && fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	ok &= ASSERT_STREQ(e->comm, comm, what);
+	/* PROC_PID_INIT_INO: not in a container's pid namespace */
+	if (!stat("/proc/self/ns/pid", &st) && st.st_ino == 0xEFFFFFFCU)
+		ok &= ASSERT_EQ(e->pid, getpid(), what);
+	else
+		ok &= ASSERT_NEQ(e->pid, 0, what);
+	return ok;
+}
+
 /* ---- a network namespace per test ---- */
 
 /* A fresh netns with lo up; records of it alone are kept from now on. */
@@ -553,6 +577,8 @@ static void timewait_half_close(void)
 	if (!ASSERT_GE(lfd, 0, "listen"))
 		goto out;
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!ASSERT_GE(cfd, 0, "socket"))
+		goto out;
 	struct sockaddr_in a = loopback(port);
 	t_conn0 = now_ns();
 	if (!ASSERT_OK(connect(cfd, (struct sockaddr *)&a, sizeof(a)), "connect"))
@@ -590,8 +616,7 @@ static void timewait_half_close(void)
 	ASSERT_WITHIN(syn->ts_ns, t_conn0, t_conn1, "SYN_SENT within connect()");
 	ASSERT_WITHIN(est->ts_ns, t_conn0, t_conn1, "ESTABLISHED within connect()");
 	ASSERT_WITHIN(fw1->ts_ns, t_shut0, t_shut1, "FIN_WAIT1 within shutdown()");
-	ASSERT_EQ(fw1->pid, getpid(), "FIN_WAIT1 by this process");
-	ASSERT_TRUE(fw1->flags & EVF_PROC_CTX, "FIN_WAIT1 in process context");
+	by_us("FIN_WAIT1 by this process, in shutdown()", fw1);
 	ASSERT_LE(fw2->ts_ns, t_eof, "FIN_WAIT2 before the server's FIN is read");
 	ASSERT_WITHIN(cls->ts_ns, t_fin0, t_eof, "-> CLOSE after the server's close()");
 	ASSERT_EQ(cls->err, 0, "no socket error");
@@ -688,6 +713,8 @@ static void timewait_orphan(void)
 	if (!ASSERT_GE(lfd, 0, "listen"))
 		goto out;
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!ASSERT_GE(cfd, 0, "socket"))
+		goto out;
 	struct sockaddr_in a = loopback(port);
 	if (!ASSERT_OK(connect(cfd, (struct sockaddr *)&a, sizeof(a)), "connect"))
 		goto out;
@@ -710,7 +737,7 @@ static void timewait_orphan(void)
 	records_of(est->id, EV_STATE, got, 8);
 	fw1 = got[2], fw2 = got[3], cls = got[4];
 	ASSERT_WITHIN(fw1->ts_ns, t_close0, t_close1, "FIN_WAIT1 within close()");
-	ASSERT_EQ(fw1->pid, getpid(), "FIN_WAIT1 by this process");
+	by_us("FIN_WAIT1 by this process, in close()", fw1);
 	ASSERT_NEQ(cls->aux, 0, "-> CLOSE names the tw sock that took over");
 	n = records_of(cls->aux, EV_TW_START, got, 8);
 	if (!ASSERT_EQ(n, 1, "TW_START records of the tw sock"))
@@ -795,6 +822,8 @@ static void handshake_passive(void)
 	if (!ASSERT_GE(lfd, 0, "listen"))
 		goto out;
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!ASSERT_GE(cfd, 0, "socket"))
+		goto out;
 	struct sockaddr_in a = loopback(port);
 	t_conn0 = now_ns();
 	if (!ASSERT_OK(connect(cfd, (struct sockaddr *)&a, sizeof(a)), "connect"))
@@ -829,6 +858,7 @@ static void handshake_passive(void)
 	ASSERT_EQ(cancel->type, EV_REQ_CANCEL, "then: its end");
 	ASSERT_TRUE(tuple_is(cancel, port, cport), "REQ_CANCEL on the tuple");
 	ASSERT_EQ(req->newstate, TS_NEW_SYN_RECV, "request state");
+	by_us("LISTEN by this process, in listen()", lst);
 	ASSERT_EQ(req->aux, lst->id, "REQ_START names the listener");
 	ASSERT_EQ(req->retrans, 0, "no SYN-ACK retransmit");
 	ASSERT_FALSE(req->flags & EVF_SYNCOOKIE, "not a syncookie");
