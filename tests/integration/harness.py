@@ -125,6 +125,15 @@ def kernel_hz():
     return None
 
 
+def run_port(n):
+    """Port n of this run (0..99): tcpphase traces every namespace on the
+    host, so a fixed -L port would also count another run of the suite at
+    the same time (parallel CI jobs, worktrees). 20000-29999, below the
+    ephemeral range and away from the suite's fixed ports; two runs share
+    them only when their pids agree modulo 100."""
+    return 20000 + (os.getpid() % 100) * 100 + n
+
+
 def netns_inode(ns):
     return str(os.stat(f"/var/run/netns/{ns}").st_ino)
 

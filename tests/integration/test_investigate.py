@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 from harness import (TCPPHASE, Tracer, assert_eq, check_loss_arithmetic, loss_line, ms,
-                     netns_inode, peer, test, wait_peer)
+                     netns_inode, peer, run_port, test, wait_peer)
 from netlab import Lab, SingleNs, wait_for
 from truth import SLACK_MS, connections, check, stamps
 
@@ -167,10 +167,11 @@ def check_percentile(what, value, ranges, q):
 
 @test("summary: per-phase figures against a 25 ms delay line")
 def summary_figures():
-    with Lab(delay_ms=25) as lab, Tracer("--summary", "-L", "7401") as tr:
-        srv_stamps = workload(lab, 7401, 3)
+    port = run_port(1)
+    with Lab(delay_ms=25) as lab, Tracer("--summary", "-L", str(port)) as tr:
+        srv_stamps = workload(lab, port, 3)
         tr.stop()
-        wires = connections(lab.packets(), 7401)
+        wires = connections(lab.packets(), port)
     assert_eq("connections on the wire", len(wires), 3)
     got = parse_summary(tr.out)
     check_totals(got, 3)
@@ -180,10 +181,11 @@ def summary_figures():
 
 @test("summary: --by remote groups per peer")
 def summary_by_remote():
-    with Lab(delay_ms=5) as lab, Tracer("--by", "remote", "-L", "7402") as tr:
-        srv_stamps = workload(lab, 7402, 2, srv_delay="0")
+    port = run_port(2)
+    with Lab(delay_ms=5) as lab, Tracer("--by", "remote", "-L", str(port)) as tr:
+        srv_stamps = workload(lab, port, 2, srv_delay="0")
         tr.stop()
-        wires = connections(lab.packets(), 7402)
+        wires = connections(lab.packets(), port)
     assert_eq("connections on the wire", len(wires), 2)
     got = parse_summary(tr.out)
     check_totals(got, 2)
@@ -232,8 +234,8 @@ def metric(text, name):
     return float(m.group(1)) if m else None
 
 
-def passive_handshakes(text):
-    got = metric(text, 'tcpphase_handshake_seconds_count{role="passive",lport="7404"}')
+def passive_handshakes(text, lport):
+    got = metric(text, f'tcpphase_handshake_seconds_count{{role="passive",lport="{lport}"}}')
     if got is None:
         got = metric(text, 'tcpphase_handshake_seconds_count{role="passive"}')
     return got
@@ -302,50 +304,50 @@ def check_histogram_series(got, rows, lport):
 
 @test("metrics: scraped while connections flow, counts match the CSV; a stuck client")
 def metrics_scrape():
-    port = 19464
+    port, lport = run_port(3), str(run_port(4))  # metrics, traced
     with Lab(delay_ms=2) as lab, \
-            Tracer("--csv", "-L", "7404", "--metrics", f"127.0.0.1:{port}") as tr:
+            Tracer("--csv", "-L", lport, "--metrics", f"127.0.0.1:{port}") as tr:
         slow = socket.create_connection(("127.0.0.1", port))  # says nothing, stays open
         slow.send(b"GET /met")
         bad = socket.create_connection(("127.0.0.1", port))
         bad.send(b"\x00\xff garbage\r\n\r\n")
         for i in range(4):
-            workload(lab, 7404, 1, srv_delay="0")
+            workload(lab, int(lport), 1, srv_delay="0")
             text = scrape(port)  # while the slow client still hangs on
         # a record reaches the metrics within a poll once it is complete (its
         # every phase counted); the extra counters are refreshed once a second
         def all_counted():
             got = samples(scrape(port))
-            done = {("role", "passive"), ("result", "ok"), ("lport", "7404")}
+            done = {("role", "passive"), ("result", "ok"), ("lport", lport)}
             return got.get(("tcpphase_connections_total", frozenset(done))) == 4.0 and \
                 got.get(("tcpphase_events_total", frozenset())) and \
-                passive_handshakes(scrape(port)) == 4.0
+                passive_handshakes(scrape(port), lport) == 4.0
         wait_for("the 4 records and the event counter in the metrics", all_counted)
         text = scrape(port)
         slow.close()
         bad.close()
         tr.stop()
-    rows = [r for r in csv.DictReader(io.StringIO(tr.out)) if r["lport"] == "7404"]
+    rows = [r for r in csv.DictReader(io.StringIO(tr.out)) if r["lport"] == lport]
     assert_eq("csv rows", len(rows), 4)
     assert_eq("csv rows in all", len(tr.rows()), 4)  # -L: only the server's
     got = samples(text)
     assert "# TYPE tcpphase_handshake_seconds histogram" in text
-    assert_eq("passive handshakes in metrics", passive_handshakes(text), 4.0)
-    check_histogram_series(got, rows, "7404")
+    assert_eq("passive handshakes in metrics", passive_handshakes(text, lport), 4.0)
+    check_histogram_series(got, rows, lport)
     for role in ("active", "passive", "unknown"):
         for result in RESULTS:
-            for lport in ("7404", "other"):
-                labels = frozenset({("role", role), ("result", result), ("lport", lport)})
+            for port_label in (lport, "other"):
+                labels = frozenset({("role", role), ("result", result), ("lport", port_label)})
                 want = sum(1 for r in rows if (r["role"], r["result"]) == (role, result)
-                           and lport == "7404")
-                assert_eq(f"connections_total{{{role},{result},{lport}}}",
+                           and port_label == lport)
+                assert_eq(f"connections_total{{{role},{result},{port_label}}}",
                           got.get(("tcpphase_connections_total", labels)), float(want))
     for end in TW_ENDS:
-        for lport in ("7404", "other"):
-            want = sum(1 for r in rows if r["tw_end"] == end and lport == "7404")
-            assert_eq(f"time_wait_end_total{{{end},{lport}}}",
+        for port_label in (lport, "other"):
+            want = sum(1 for r in rows if r["tw_end"] == end and port_label == lport)
+            assert_eq(f"time_wait_end_total{{{end},{port_label}}}",
                       got.get(("tcpphase_time_wait_end_total",
-                               frozenset({("end", end), ("lport", lport)}))), float(want))
+                               frozenset({("end", end), ("lport", port_label)}))), float(want))
     # no reset in this run; every reset series there, at 0
     resets = {k: v for k, v in got.items() if k[0].startswith("tcpphase_resets")}
     assert len(resets) >= 12 and set(resets.values()) == {0.0}, resets
@@ -376,10 +378,11 @@ def metrics_scrape():
 @test("replay: -r gives the same records as the live run that recorded them")
 def replay_equals_live():
     rec = f"/tmp/tcpphase-test-{os.getpid()}.tpp"
-    with Lab(delay_ms=10) as lab, Tracer("--csv", "-W", rec, "-L", "7405") as tr:
-        srv_stamps = workload(lab, 7405, 3)
+    port = run_port(5)
+    with Lab(delay_ms=10) as lab, Tracer("--csv", "-W", rec, "-L", str(port)) as tr:
+        srv_stamps = workload(lab, port, 3)
         tr.stop()
-        wires = connections(lab.packets(), 7405)
+        wires = connections(lab.packets(), port)
         netns = netns_inode(lab.ns_b)
     try:
         assert_eq("file mode", oct(os.stat(rec).st_mode & 0o777), "0o600")
@@ -409,7 +412,7 @@ def replay_equals_live():
         assert cport in by_port, f"no row for client port {cport}: {rows}"
         row = by_port[cport]
         for col, want in (("netns", netns), ("family", "ipv4"), ("role", "passive"),
-                          ("laddr", lab.addr_b), ("lport", "7405"), ("raddr", lab.addr_a),
+                          ("laddr", lab.addr_b), ("lport", str(port)), ("raddr", lab.addr_a),
                           ("result", "ok"), ("syn_retrans", "0"), ("closer", "remote"),
                           ("tw_end", "none"), ("partial", "0"), ("rst", ""),
                           ("fin_wait1_us", ""), ("fin_wait2_us", ""), ("closing_us", ""),
