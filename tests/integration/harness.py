@@ -125,6 +125,62 @@ def kernel_hz():
     return None
 
 
+def cgroup2_root():
+    """Where the cgroup2 file system is mounted (its first line in
+    /proc/self/mountinfo), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[0] == "cgroup2":
+                return pre.split()[4].replace("\\040", " ")
+    return None
+
+
+class OwnCgroup:
+    """This process, and all it starts from then on, in a cgroup of its own:
+    tracer_args() (--cgroup PATH) keeps the sockets of everything else on the
+    host out of a tracer's figures (its ports may be another workload's too:
+    an ephemeral range can cover any port). Without cgroup2, no isolation
+    and no arguments. On exit the process goes back where it was."""
+
+    def __init__(self):
+        self.path = self.back = None
+
+    def __enter__(self):
+        root = cgroup2_root()
+        if not root:
+            return self
+        with open("/proc/self/cgroup") as f:
+            here = [ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")]
+        self.back = os.path.join(root, here[0].lstrip("/")) if here else root
+        path = os.path.join(root, f"tcpphase-run-{os.getpid()}-{time.monotonic_ns()}")
+        os.mkdir(path)
+        self.path = path
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        return self
+
+    def tracer_args(self):
+        return ("--cgroup", self.path) if self.path else ()
+
+    def __exit__(self, *exc):
+        if not self.path:
+            return False
+        with open(os.path.join(self.back, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        deadline = time.monotonic() + 5  # its last processes may still be exiting
+        while True:
+            try:
+                os.rmdir(self.path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print(f"warning: cannot remove {self.path}", file=sys.stderr)
+                    break
+                time.sleep(0.05)
+        return False
+
+
 def run_port(n):
     """Port n of this run (0..99): tcpphase traces every namespace on the
     host, so a fixed -L port would also count another run of the suite at

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import uuid
 
-from harness import (PEER, TCPPHASE, Skip, Tracer, assert_eq, check_loss_arithmetic, loss_line,
-                     netns_inode, test)
+from harness import (PEER, TCPPHASE, Skip, Tracer, assert_eq, cgroup2_root, check_loss_arithmetic,
+                     loss_line, netns_inode, test)
 from netlab import SingleNs, sockets, wait_for
 
 HEX = "0123456789abcdef" * 4
@@ -24,15 +24,6 @@ SERVER_CG = "system.slice/tpcg-web.service"
 CLIENT_CG = ("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
              f"{POD.replace('-', '_')}.slice/cri-containerd-{HEX}.scope")
 CLIENT_WORKLOAD = f"pod:{POD}/containerd:{HEX[:12]}"
-
-
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[0] == "cgroup2":
-                return pre.split()[4].replace("\\040", " ")
-    return None
 
 
 class Cgroups:
