@@ -636,10 +636,16 @@ static void timewait_half_close(void)
 
 	/* its end: killed as ss -K does, the timer cancelled then, not a reuse */
 	__u64 t_kill0 = now_ns();
-
-	if (!ASSERT_OK(sock_destroy(cport, port), "SOCK_DESTROY the tw sock"))
-		goto out;
+	int err = sock_destroy(cport, port);
 	__u64 t_kill1 = now_ns();
+
+	if (err == -EOPNOTSUPP) {
+		printf("  note: no SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY): the kill is not "
+		       "checked\n");
+		goto out;
+	}
+	if (!ASSERT_OK(err, "SOCK_DESTROY the tw sock"))
+		goto out;
 
 	arg = (struct tuple_arg){ cport, port, 0, 0, EV_TW_CANCEL, cls->aux, 0 };
 	if (!ASSERT_TRUE(wait_for(have_record, &arg), "the tw sock's TW_CANCEL"))
@@ -769,8 +775,9 @@ static void timewait_orphan(void)
 		ASSERT_FALSE(got[i]->flags & EVF_FIRST_ARM, "a re-arm");
 		ASSERT_EQ(got[i]->newstate, TS_TIME_WAIT, "re-armed in TIME_WAIT");
 	}
-	if (!ASSERT_OK(sock_destroy(cport, port), "SOCK_DESTROY the tw sock"))
-		goto out;
+	n = sock_destroy(cport, port);
+	if (n == -EOPNOTSUPP || !ASSERT_OK(n, "SOCK_DESTROY the tw sock"))
+		goto out; /* without SOCK_DESTROY the netns's end takes it */
 	arg = (struct tuple_arg){ cport, port, 0, 0, EV_TW_CANCEL, cls->aux, 0 };
 	ASSERT_TRUE(wait_for(have_record, &arg), "the tw sock's TW_CANCEL at its kill");
 	ASSERT_EQ(records_of(cls->aux, EV_TW_EXPIRE, got, 8), 0, "no expiry");
