@@ -86,8 +86,12 @@ class Tracer:
                 self.proc.wait()
                 raise AssertionError("tcpphase did not stop on signal")
             self.stopped_ms = time.monotonic_ns() / 1e6
-        self.out = open(self.outf.name).read()
-        self.err = open(self.errf.name).read()
+        # an unfiltered tracer writes the whole host's processes, whose comm
+        # may be any bytes (a kernel task name is not UTF-8 by contract)
+        with open(self.outf.name, errors="backslashreplace") as f:
+            self.out = f.read()
+        with open(self.errf.name, errors="backslashreplace") as f:
+            self.err = f.read()
         return self.out, self.err
 
     def __exit__(self, *exc):
