@@ -326,6 +326,11 @@ def metrics_scrape():
                 got.get(("tcpphase_events_total", frozenset())) and \
                 passive_handshakes(scrape(port), lport) == 4.0
         wait_for("the 4 records and the event counter in the metrics", all_counted)
+        # the gauges are read once a second too: the port's last endpoints
+        # (all gone, lab.settle) leave them within that
+        wait_for("every endpoint gauge back to 0", lambda: not any(
+            v for k, v in samples(scrape(port)).items() if k[0] == "tcpphase_endpoints"),
+            timeout=5)
         text = scrape(port)
         slow.close()
         bad.close()
