@@ -35,6 +35,8 @@ CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS := $(OUTPUT)/delayline
+# the BPF programs on their own, test_progs-style (tests/progs), run as root
+PROGS_TEST := $(OUTPUT)/tests/progs
 
 ifeq ($(V),1)
 Q =
@@ -80,6 +82,13 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OU
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -o $@
 
+# links the skeleton and the pure helpers it shares with bpfsetup.c (HZ, kallsyms)
+$(PROGS_TEST): tests/progs/test_progs.c tests/unit/unit.h bpf/tcpphase.h $(OUTPUT)/tcpphase.skel.h \
+		$(OUTPUT)/hz.o $(OUTPUT)/ksyms.o | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(OUTPUT)/hz.o $(OUTPUT)/ksyms.o \
+		$(if $(LIBBPF_A),$(LIBBPF_A),-lbpf) -lelf -lz -o $@
+
 $(OUTPUT)/delayline: tests/helpers/delayline.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
@@ -94,7 +103,7 @@ fuzz:
 	$(Q)./tests/fuzz/build.sh
 
 # the README's test command: everything, unit and real-BPF integration
-test: setup $(BIN) $(UNIT_TESTS) $(HELPERS) sanitize
+test: setup $(BIN) $(UNIT_TESTS) $(HELPERS) $(PROGS_TEST) sanitize
 	$(Q)./tests/run.sh
 
 run: setup tcpphase
@@ -139,7 +148,7 @@ deb: $(BIN)
 	$(Q)$(MAKE) install DESTDIR=$(OUTPUT)/deb PREFIX=/usr UNITDIR=/lib/systemd/system
 	$(Q)./scripts/mkdeb.sh $(OUTPUT)/deb $(VERSION) $(DEBDIR)
 
-C_FILES = bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c \
+C_FILES = bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/progs/*.c \
 	tests/fuzz/*.c tests/kernel/*.c bench/*.c
 SH_FILES = scripts/*.sh tests/run.sh tests/fuzz/*.sh tests/kernel/init bench/*.sh .ci/run
 
@@ -149,8 +158,8 @@ format-check:
 # static checks: formatting, cppcheck on the user space, ShellCheck on the scripts
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro:user/bpfsetup.c -D__x86_64__ -Ibpf -Iuser \
-		user tests/unit tests/helpers
+		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro:user/bpfsetup.c --suppress=unknownMacro:tests/progs/test_progs.c -D__x86_64__ -Ibpf -Iuser \
+		user tests/unit tests/helpers tests/progs
 	$(Q)shellcheck $(wildcard $(SH_FILES))
 
 clean:

@@ -105,6 +105,25 @@ else
 	fi
 fi
 
+# the BPF programs alone, test_progs-style: it skips (fails under CI=true) without root
+echo "== BPF programs (tests/progs)"
+if [ -x .output/tests/progs ]; then
+	out=$(.output/tests/progs 2>&1)
+	rc=$?
+	sed '$d' <<<"$out" | sed 's/^/  /'
+	last=$(tail -n 1 <<<"$out")
+	if [[ $last == SUMMARY:* ]]; then
+		add_summary "$last"
+		[ $rc -ne 0 ] && [[ $last == *" 0 failed"* ]] && failed=$((failed + 1))
+	else
+		echo "  progs: crashed (status $rc)"
+		failed=$((failed + 1))
+	fi
+else
+	echo "  FAIL progs: .output/tests/progs not built (make .output/tests/progs)"
+	failed=$((failed + 1))
+fi
+
 # one test per kernel: tcpphase under qemu on Debian 12's own kernels
 echo "== kernel matrix (qemu)"
 for k in $(./scripts/kernel-matrix.sh --list); do

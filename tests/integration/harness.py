@@ -9,6 +9,7 @@ raise AssertionError to fail and Skip where BPF cannot load at all.
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,8 +88,12 @@ class Tracer:
                 self.proc.wait()
                 raise AssertionError("tcpphase did not stop on signal")
             self.stopped_ms = time.monotonic_ns() / 1e6
-        self.out = open(self.outf.name).read()
-        self.err = open(self.errf.name).read()
+        # an unfiltered tracer writes the whole host's processes, whose comm
+        # may be any bytes (a kernel task name is not UTF-8 by contract)
+        with open(self.outf.name, errors="backslashreplace") as f:
+            self.out = f.read()
+        with open(self.errf.name, errors="backslashreplace") as f:
+            self.err = f.read()
         return self.out, self.err
 
     def __exit__(self, *exc):
@@ -126,6 +131,71 @@ def kernel_hz():
     return None
 
 
+def cgroup2_root():
+    """Where the cgroup2 file system is mounted (its first line in
+    /proc/self/mountinfo), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[0] == "cgroup2":
+                return pre.split()[4].replace("\\040", " ")
+    return None
+
+
+class OwnCgroup:
+    """This process, and all it starts from then on, in a cgroup of its own:
+    tracer_args() (--cgroup PATH) keeps the sockets of everything else on the
+    host out of a tracer's figures (its ports may be another workload's too:
+    an ephemeral range can cover any port). Without cgroup2, no isolation
+    and no arguments. On exit the process goes back where it was."""
+
+    def __init__(self):
+        self.path = self.back = None
+
+    def __enter__(self):
+        root = cgroup2_root()
+        if not root:
+            return self
+        with open("/proc/self/cgroup") as f:
+            here = [ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")]
+        self.back = os.path.join(root, here[0].lstrip("/")) if here else root
+        path = os.path.join(root, f"tcpphase-run-{os.getpid()}-{time.monotonic_ns()}")
+        os.mkdir(path)
+        self.path = path
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        return self
+
+    def tracer_args(self):
+        return ("--cgroup", self.path) if self.path else ()
+
+    def __exit__(self, *exc):
+        if not self.path:
+            return False
+        with open(os.path.join(self.back, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        deadline = time.monotonic() + 5  # its last processes may still be exiting
+        while True:
+            try:
+                os.rmdir(self.path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print(f"warning: cannot remove {self.path}", file=sys.stderr)
+                    break
+                time.sleep(0.05)
+        return False
+
+
+def run_port(n):
+    """Port n of this run (0..99): tcpphase traces every namespace on the
+    host, so a fixed -L port would also count another run of the suite at
+    the same time (parallel CI jobs, worktrees). 20000-29999, below the
+    ephemeral range and away from the suite's fixed ports; two runs share
+    them only when their pids agree modulo 100."""
+    return 20000 + (os.getpid() % 100) * 100 + n
+
+
 def netns_inode(ns):
     return str(os.stat(f"/var/run/netns/{ns}").st_ino)
 
@@ -161,3 +231,24 @@ def assert_between(what, value, lo, hi):
 def assert_eq(what, got, want):
     if got != want:
         raise AssertionError(f"{what} = {got!r}, expected {want!r}")
+
+
+def loss_line(err):
+    """tcpphase's final loss line, as numbers."""
+    m = re.search(r"^tcpphase: (\d+) events, (\d+) records \((\d+) partial\); lost (\d+) "
+                  r"\(ring buffer full (\d+), recursion (\d+) of (\d+) misses, (\d+) rescued; "
+                  r"unseen (\d+); table full (\d+)\); missed transitions (\d+)$", err, re.M)
+    assert m, f"no loss line in: {err}"
+    keys = ("events", "records", "partial", "lost", "ringbuf", "recursion", "misses", "rescued",
+            "unseen", "table_full", "missed")
+    return dict(zip(keys, map(int, m.groups())))
+
+
+def check_loss_arithmetic(loss):
+    """The loss line adds up as README "Losses are never silent" says."""
+    assert_eq("lost = ring buffer full + recursion + unseen + table full", loss["lost"],
+              loss["ringbuf"] + loss["recursion"] + loss["unseen"] + loss["table_full"])
+    assert_eq("recursion = misses not rescued", loss["recursion"],
+              max(0, loss["misses"] - loss["rescued"]))
+    assert_eq("unseen = missed transitions beyond the recursion losses", loss["unseen"],
+              max(0, loss["missed"] - loss["recursion"]))

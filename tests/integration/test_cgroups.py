@@ -16,7 +16,8 @@ import sys
 import urllib.request
 import uuid
 
-from harness import PEER, Skip, Tracer, assert_eq, netns_inode, test, TCPPHASE
+from harness import (PEER, TCPPHASE, Skip, Tracer, assert_eq, cgroup2_root, check_loss_arithmetic,
+                     loss_line, netns_inode, test)
 from netlab import SingleNs, sockets, wait_for
 
 HEX = "0123456789abcdef" * 4
@@ -25,15 +26,6 @@ SERVER_CG = "system.slice/tpcg-web.service"
 CLIENT_CG = ("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
              f"{POD.replace('-', '_')}.slice/cri-containerd-{HEX}.scope")
 CLIENT_WORKLOAD = f"pod:{POD}/containerd:{HEX[:12]}"
-
-
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[0] == "cgroup2":
-                return pre.split()[4].replace("\\040", " ")
-    return None
 
 
 class Cgroups:
@@ -176,8 +168,11 @@ def cgroup_filter():
                        for r in rows), rows
             # the loss line counts what the table saw: the server ends' only
             # (2 connections: LISTEN, 2 x 4 transitions, the listener's close)
-            summary = [line for line in tr.err.splitlines() if " records " in line]
-            assert summary and " 2 records " in summary[0], tr.err
+            loss = loss_line(tr.err)
+            check_loss_arithmetic(loss)
+            assert_eq(f"{how}: records", loss["records"], 2)
+            assert_eq(f"{how}: partial records", loss["partial"],
+                      sum(1 for r in rows if r["partial"] != "0"))
 
 
 @test("cgroups: a bad --cgroup is one line and status 2")
