@@ -168,6 +168,10 @@ static bool configure(struct tcpphase_bpf *s)
 	bpf_program__set_autoattach(s->progs.probe_clock, false);
 	bpf_program__set_autoload(s->progs.exit_accept4, false);
 	bpf_program__set_autoload(s->progs.exit_accept, false);
+	/* the listener view's hooks only load with --listeners */
+	bpf_program__set_autoload(s->progs.listen_syn, false);
+	bpf_program__set_autoload(s->progs.listen_drop, false);
+	bpf_program__set_autoload(s->progs.listen_synack_rtx, false);
 	choose_reset_progs(s);
 	if (!ASSERT_EQ(ksyms_lookup(fns, addrs, 2), 2, "timer handlers in /proc/kallsyms"))
 		return false;
