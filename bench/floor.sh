@@ -28,8 +28,9 @@
 # inet_sock_set_state x2, timer_start, timer_expire_entry, timer_cancel;
 # built from SHARED, default /work/shared/bench), tcpphase-csv (--csv to
 # /dev/null), tcpphase-metrics (--csv --metrics), tcplife, tcpstates, and
-# with TCPPHASE_B=<another build> b-csv (that build's --csv), for an A/B of
-# a change in the same run. CONFIGS="..." picks a subset.
+# with TCPPHASE_B=<another build> b-csv (that build's --csv), and likewise
+# TCPPHASE_C c-csv, for an A/B of a change in the same run. CONFIGS="..."
+# picks a subset; -n 0 runs the bpf_stats rounds only.
 #
 # Usage: floor.sh [-n ROUNDS] [-s STATS_ROUNDS] [-c CONNS] [-f FIXED] [-R RATE]
 #                 [-a AB_REQS] [-o DIR] | -S DIR
@@ -49,6 +50,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(dirname "$HERE")
 TCPPHASE=${TCPPHASE:-$TOP/tcpphase}
 TCPPHASE_B=${TCPPHASE_B:-}
+TCPPHASE_C=${TCPPHASE_C:-}
 SHARED=${SHARED:-/work/shared/bench}
 PEERS=${PEERS:-/usr/sbin}
 CHURN=$HERE/.output/churn
@@ -173,10 +175,13 @@ done
 PORT_ARGS=(-p "$base")
 OUT=${OUT:-$HERE/.output/floor/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT/raw" || exit 1
+OUT=$(cd "$OUT" && pwd)
 cp "$TCPPHASE" "$OUT/tcpphase"
 [ -n "$TCPPHASE_B" ] && cp "$TCPPHASE_B" "$OUT/tcpphase-b"
+[ -n "$TCPPHASE_C" ] && cp "$TCPPHASE_C" "$OUT/tcpphase-c"
 ALL="none empty_all tcpphase-csv tcpphase-metrics tcplife tcpstates"
 [ -n "$TCPPHASE_B" ] && ALL="$ALL b-csv"
+[ -n "$TCPPHASE_C" ] && ALL="$ALL c-csv"
 read -ra CONFIGS <<<"${CONFIGS:-$ALL}"
 
 start_tracer() {	# NAME ERRFILE; sets TRACER_PID
@@ -187,6 +192,7 @@ start_tracer() {	# NAME ERRFILE; sets TRACER_PID
 	tcpphase-metrics) "$OUT/tcpphase" --csv --metrics "127.0.0.1:$METRICS_PORT" \
 		>/dev/null 2>"$2" </dev/null & ;;
 	b-csv) "$OUT/tcpphase-b" --csv >/dev/null 2>"$2" </dev/null & ;;
+	c-csv) "$OUT/tcpphase-c" --csv >/dev/null 2>"$2" </dev/null & ;;
 	tcplife | tcpstates) "$PEERS/$1" >/dev/null 2>"$2" </dev/null & ;;
 	esac
 	TRACER_PID=$!
@@ -299,6 +305,7 @@ setup_nginx || { echo "floor.sh: nginx setup failed (see $NGX/logs)" >&2; exit 1
 	echo "host: $(uname -r), $(nproc) CPUs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "tcpphase: $TCPPHASE (git $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$TOP" diff --quiet 2>/dev/null || echo '+dirty'))"
 	[ -n "$TCPPHASE_B" ] && echo "b-csv: $TCPPHASE_B"
+	[ -n "$TCPPHASE_C" ] && echo "c-csv: $TCPPHASE_C"
 	echo "churn: full speed -n $CONNS; fixed rate -n $FIXED -R $RATE; nginx: ab -n $AB_REQS -c $AB_CONC, keepalive off, netns $NS"
 	echo "rounds: $ROUNDS paired + $STATS_ROUNDS bpf_stats; configs: ${CONFIGS[*]}"
 	echo "other BPF programs loaded: $(bpftool prog show -j | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
