@@ -27,7 +27,8 @@
 # Configurations: none, empty_all (empty programs on the five hooks:
 # inet_sock_set_state x2, timer_start, timer_expire_entry, timer_cancel;
 # built from SHARED, default /work/shared/bench), tcpphase-csv (--csv to
-# /dev/null), tcpphase-metrics (--csv --metrics), tcplife, tcpstates, and
+# /dev/null), tcpphase-metrics (--csv --metrics), tcpphase-listeners
+# (--listeners; not in the default set: CONFIGS=...), tcplife, tcpstates, and
 # with TCPPHASE_B=<another build> b-csv (that build's --csv), and likewise
 # TCPPHASE_C c-csv, for an A/B of a change in the same run. CONFIGS="..."
 # picks a subset; -n 0 runs the bpf_stats rounds only.
@@ -193,6 +194,7 @@ start_tracer() {	# NAME ERRFILE; sets TRACER_PID
 	tcpphase-csv) "$OUT/tcpphase" --csv >/dev/null 2>"$2" </dev/null & ;;
 	tcpphase-metrics) "$OUT/tcpphase" --csv --metrics "127.0.0.1:$METRICS_PORT" \
 		>/dev/null 2>"$2" </dev/null & ;;
+	tcpphase-listeners) "$OUT/tcpphase" --listeners >/dev/null 2>"$2" </dev/null & ;;
 	b-csv) "$OUT/tcpphase-b" --csv >/dev/null 2>"$2" </dev/null & ;;
 	c-csv) "$OUT/tcpphase-c" --csv >/dev/null 2>"$2" </dev/null & ;;
 	tcplife | tcpstates) "$PEERS/$1" >/dev/null 2>"$2" </dev/null & ;;
