@@ -29,7 +29,7 @@ CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 # the pure modules: no libbpf, unit-tested, shared by live and replay
 LOADER_SRCS := user/tcpphase.c user/live.c user/bpfsetup.c user/losses.c user/ksyms.c \
 	user/bpfstats.c user/kcounters.c user/sockdiag.c user/aggring.c user/kfeatures.c user/gauges.c \
-	user/listenmap.c
+	user/listenmap.c user/btfprobe.c
 CORE_SRCS := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
@@ -82,11 +82,12 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OU
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -o $@
 
-# links the skeleton and the pure helpers it shares with bpfsetup.c (HZ, kallsyms)
+# links the skeleton and the helpers it shares with bpfsetup.c (HZ, kallsyms, BTF probes)
 $(PROGS_TEST): tests/progs/test_progs.c tests/unit/unit.h bpf/tcpphase.h $(OUTPUT)/tcpphase.skel.h \
-		$(OUTPUT)/hz.o $(OUTPUT)/ksyms.o | $(OUTPUT)/tests
+		$(OUTPUT)/hz.o $(OUTPUT)/ksyms.o $(OUTPUT)/btfprobe.o | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(OUTPUT)/hz.o $(OUTPUT)/ksyms.o \
+		$(OUTPUT)/btfprobe.o \
 		$(if $(LIBBPF_A),$(LIBBPF_A),-lbpf) -lelf -lz -o $@
 
 $(OUTPUT)/delayline: tests/helpers/delayline.c | $(OUTPUT)

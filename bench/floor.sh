@@ -165,9 +165,12 @@ make -C "$HERE" >/dev/null || exit 1
 [ -x "$TCPPHASE" ] || make -C "$TOP" >/dev/null || exit 1
 if [ ! -x "$EMPTY" ]; then
 	mkdir -p "$HERE/.output/empty"
-	cp "$SHARED"/{Makefile,empty.bpf.c,empty.c} "$HERE/.output/empty/" &&
+	if ! { cp "$SHARED"/{Makefile,empty.bpf.c,empty.c} "$HERE/.output/empty/" &&
 		chmod u+w "$HERE/.output/empty/"* &&
-		make -C "$HERE/.output/empty" empty >/dev/null || { echo "floor.sh: cannot build empty" >&2; exit 1; }
+		make -C "$HERE/.output/empty" empty >/dev/null; }; then
+		echo "floor.sh: cannot build empty" >&2
+		exit 1
+	fi
 fi
 
 # churn listens on a block of ports no socket uses now (other runs on the host)
@@ -342,10 +345,12 @@ run_trial() {	# PASS ROUND NAME
 		# shellcheck disable=SC2086
 		prog_snap $ids >"$s1"
 		[ "$pass" = stats ] && prog_delta "$s0" "$s1" "$pass,$round,$name,churn,$(kv ok "$l2")"
+		# shellcheck disable=SC2086
 		prog_snap $ids >"$s0"
 	fi
 	rps=$(run_ab 2>>"$err")
 	if [ -n "$pid" ]; then
+		# shellcheck disable=SC2086
 		prog_snap $ids >"$s1"
 		[ "$pass" = stats ] && prog_delta "$s0" "$s1" "$pass,$round,$name,ab,$AB_REQS"
 		stop_tracer "$pid"; TRACER_PID=""

@@ -22,6 +22,7 @@
 #include "gauges.h"
 #include "hz.h"
 #include "kfeatures.h"
+#include "btfprobe.h"
 #include "ksyms.h"
 #include "rstreason.h"
 #include "tcpphase.skel.h"
@@ -148,15 +149,6 @@ static void disable_timers(struct tcpphase_bpf *s)
 	bpf_program__set_autoload(s->progs.probe_tw, false);
 }
 
-/* Does the running kernel's BTF know tracepoint tp (its btf_trace_<tp> typedef)? */
-static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
-{
-	char name[128];
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
-}
-
 /*
  * The names of the kernel's enum sk_rst_reason values, from its BTF (none
  * when the kernel has no such enum: its resets carry no reason).
@@ -191,23 +183,6 @@ void rst_reasons_load(void)
 	btf__free(vmlinux);
 }
 
-/* Arguments of tracepoint tp's BTF prototype (the first is the context), or -1. */
-static int tracepoint_args(const struct btf *vmlinux, const char *tp)
-{
-	const struct btf_type *t;
-	char name[128];
-	int id;
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	id = vmlinux ? btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) : -1;
-	if (id <= 0)
-		return -1;
-	t = btf__type_by_id(vmlinux, id);
-	t = t ? btf__type_by_id(vmlinux, t->type) : NULL; /* the pointer */
-	t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux, t->type) : NULL;
-	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
-}
-
 /*
  * The reset hooks: tcp:tcp_send_reset with the reason argument where the
  * tracepoint has it (its BTF prototype says so: ctx, sk, skb, reason),
@@ -233,24 +208,6 @@ static void probe_resets(struct tracer *t, const struct btf *vmlinux)
 		log_warn(t->log, "no tcp:tcp_receive_reset tracepoint: resets received are "
 				 "not seen");
 	}
-}
-
-/* Does the kernel's enum skb_drop_reason have the value named name? */
-static bool kernel_has_drop_reason(const struct btf *vmlinux, const char *name)
-{
-	const struct btf_type *t;
-	const struct btf_enum *en;
-	int id;
-
-	id = vmlinux ? btf__find_by_name_kind(vmlinux, "skb_drop_reason", BTF_KIND_ENUM) : -1;
-	if (id <= 0)
-		return false;
-	t = btf__type_by_id(vmlinux, id);
-	en = btf_enum(t);
-	for (int i = 0; i < btf_vlen(t); i++, en++)
-		if (!strcmp(btf__name_by_offset(vmlinux, en->name_off), name))
-			return true;
-	return false;
 }
 
 /*

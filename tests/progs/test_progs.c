@@ -52,6 +52,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "btfprobe.h"
 #include "hz.h"
 #include "ksyms.h"
 #include "tcpphase.h"
@@ -90,23 +91,6 @@ static __u64 now_ns(void)
 static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
-}
-
-/* Arguments of tracepoint tp's BTF prototype (context included), or -1. */
-static int tracepoint_args(const struct btf *vmlinux, const char *tp)
-{
-	const struct btf_type *t;
-	char name[128];
-	int id;
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	id = vmlinux ? btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) : -1;
-	if (id <= 0)
-		return -1;
-	t = btf__type_by_id(vmlinux, id);
-	t = t ? btf__type_by_id(vmlinux, t->type) : NULL;
-	t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux, t->type) : NULL;
-	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
 }
 
 /* The reset programs that fit this kernel's tracepoints (probe_resets()). */
