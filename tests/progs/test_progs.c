@@ -393,6 +393,31 @@ static int listen_on(__u16 port)
 	return fd;
 }
 
+/*
+ * A loopback connection on port: *lfd listening, *cfd connected, *sfd
+ * accepted; t[] the test's clock before and after connect() and after
+ * accept(). false (and said) if any step fails; what was opened is left
+ * for the caller to close.
+ */
+static bool connect_pair(__u16 port, int *lfd, int *cfd, int *sfd, __u64 t[3])
+{
+	struct sockaddr_in a = loopback(port);
+
+	*lfd = listen_on(port);
+	if (!ASSERT_GE(*lfd, 0, "listen"))
+		return false;
+	*cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!ASSERT_GE(*cfd, 0, "socket"))
+		return false;
+	t[0] = now_ns();
+	if (!ASSERT_OK(connect(*cfd, (struct sockaddr *)&a, sizeof(a)), "connect"))
+		return false;
+	t[1] = now_ns();
+	*sfd = accept(*lfd, NULL, NULL);
+	t[2] = now_ns();
+	return ASSERT_GE(*sfd, 0, "accept");
+}
+
 static __u16 local_port(int fd)
 {
 	struct sockaddr_in a;
@@ -552,7 +577,7 @@ static void timewait_half_close(void)
 				    TS_FIN_WAIT1, TS_FIN_WAIT2, TS_CLOSE };
 	const __u16 port = 7501;
 	int lfd = -1, cfd = -1, sfd = -1;
-	__u64 t_conn0, t_conn1, t_shut0, t_shut1, t_fin0, t_eof;
+	__u64 t[3], t_conn0, t_conn1, t_shut0, t_shut1, t_fin0, t_eof;
 	const struct event *syn, *est, *fw1, *fw2, *cls, *tw, *cancel, *got[8] = {};
 	struct tuple_arg arg;
 	char c;
@@ -561,20 +586,10 @@ static void timewait_half_close(void)
 
 	if (!netns_enter())
 		return;
-	lfd = listen_on(port);
-	if (!ASSERT_GE(lfd, 0, "listen"))
+	if (!connect_pair(port, &lfd, &cfd, &sfd, t))
 		goto out;
-	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!ASSERT_GE(cfd, 0, "socket"))
-		goto out;
-	struct sockaddr_in a = loopback(port);
-	t_conn0 = now_ns();
-	if (!ASSERT_OK(connect(cfd, (struct sockaddr *)&a, sizeof(a)), "connect"))
-		goto out;
-	t_conn1 = now_ns();
-	sfd = accept(lfd, NULL, NULL);
-	if (!ASSERT_GE(sfd, 0, "accept"))
-		goto out;
+	t_conn0 = t[0];
+	t_conn1 = t[1];
 	cport = local_port(cfd);
 	t_shut0 = now_ns();
 	if (!ASSERT_OK(shutdown(cfd, SHUT_WR), "shutdown(SHUT_WR)"))
@@ -808,28 +823,18 @@ static void handshake_passive(void)
 	const __u16 port = 7503;
 	int lfd = -1, cfd = -1, sfd = -1;
 	const struct event *lst, *req, *cancel, *child, *client, *got[8] = {};
-	__u64 t_conn0, t_conn1, t_acc1;
+	__u64 t[3], t_conn0, t_conn1, t_acc1;
 	struct tuple_arg arg;
 	__u16 cport;
 	int n;
 
 	if (!netns_enter())
 		return;
-	lfd = listen_on(port);
-	if (!ASSERT_GE(lfd, 0, "listen"))
+	if (!connect_pair(port, &lfd, &cfd, &sfd, t))
 		goto out;
-	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!ASSERT_GE(cfd, 0, "socket"))
-		goto out;
-	struct sockaddr_in a = loopback(port);
-	t_conn0 = now_ns();
-	if (!ASSERT_OK(connect(cfd, (struct sockaddr *)&a, sizeof(a)), "connect"))
-		goto out;
-	t_conn1 = now_ns();
-	sfd = accept(lfd, NULL, NULL);
-	t_acc1 = now_ns();
-	if (!ASSERT_GE(sfd, 0, "accept"))
-		goto out;
+	t_conn0 = t[0];
+	t_conn1 = t[1];
+	t_acc1 = t[2];
 	cport = local_port(cfd);
 	arg = (struct tuple_arg){ port, cport, TS_SYN_RECV, TS_ESTABLISHED, EV_STATE, 0, 0 };
 	if (!ASSERT_TRUE(wait_for(have_record, &arg), "the child's SYN_RECV -> ESTABLISHED"))
