@@ -418,6 +418,17 @@ static bool connect_pair(__u16 port, int *lfd, int *cfd, int *sfd, __u64 t[3])
 	return ASSERT_GE(*sfd, 0, "accept");
 }
 
+/* Close what connect_pair() opened (-1: not opened). */
+static void close_pair(int lfd, int cfd, int sfd)
+{
+	if (sfd >= 0)
+		close(sfd);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+}
+
 static __u16 local_port(int fd)
 {
 	struct sockaddr_in a;
@@ -661,12 +672,7 @@ static void timewait_half_close(void)
 	ASSERT_EQ(records_of(cls->aux, EV_TW_EXPIRE, got, 8), 0, "no expiry");
 	ASSERT_EQ(sock_destroy(cport, port), -ENOENT, "the tw sock is gone");
 out:
-	if (sfd >= 0)
-		close(sfd);
-	if (cfd >= 0)
-		close(cfd);
-	if (lfd >= 0)
-		close(lfd);
+	close_pair(lfd, cfd, sfd);
 	netns_leave();
 }
 
@@ -788,12 +794,7 @@ static void timewait_orphan(void)
 	n = probe_tw(cls->aux, &w.got);
 	ASSERT_TRUE(n == -ENOENT || w.got.sport != cport || w.got.dport != port, "probe_tw: gone");
 out:
-	if (sfd >= 0)
-		close(sfd);
-	if (cfd >= 0)
-		close(cfd);
-	if (lfd >= 0)
-		close(lfd);
+	close_pair(lfd, cfd, sfd);
 	netns_leave();
 }
 
@@ -880,12 +881,7 @@ static void handshake_passive(void)
 	ASSERT_WITHIN(child->ts_ns - req->ts_ns, 0, t_acc1 - t_conn0,
 		      "passive handshake within connect() .. accept()");
 out:
-	if (sfd >= 0)
-		close(sfd);
-	if (cfd >= 0)
-		close(cfd);
-	if (lfd >= 0)
-		close(lfd);
+	close_pair(lfd, cfd, sfd);
 	netns_leave();
 }
 
