@@ -115,8 +115,10 @@ static const char *wait_stats(char *buf, size_t len, const struct lv_entry *e)
 {
 	char mean[24], max[24];
 
-	if (!e->aw_n)
-		return snprintf(buf, len, "-"), buf;
+	if (!e->aw_n) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
 	snprintf(buf, len, "%s/%s", format_ms(mean, sizeof(mean), e->aw_sum_ns / e->aw_n / 1000),
 		 format_ms(max, sizeof(max), e->aw_max_ns / 1000));
 	return buf;

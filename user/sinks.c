@@ -4,6 +4,7 @@
  * table's hooks and each output's own functions, so that neither knows the
  * other.
  */
+#include "log.h"
 #include "metrics.h"
 #include "sinks.h"
 #include "summary.h"
@@ -146,10 +147,10 @@ static void listeners_out(struct listeners_sink *ls, uint64_t now)
 	else
 		lv_print(&ls->lv, o->f);
 	if (missed)
-		fprintf(stderr,
-			"tcpphase: listeners: %llu packets not seen (recursion misses), the "
-			"counts may be short by as many\n",
-			(unsigned long long)missed);
+		log_warn(ls->log,
+			 "listeners: %llu packets not seen (recursion misses), the counts may "
+			 "be short by as many",
+			 (unsigned long long)missed);
 }
 
 /* Each second: the kernel's counters, the metrics; every -i the view. */

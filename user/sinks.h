@@ -17,6 +17,7 @@
 
 struct summary;
 struct metrics;
+struct log;
 
 /* The summary's sink: what it prints, how often, and where. */
 struct summary_sink {
@@ -40,6 +41,7 @@ struct listeners_sink {
 	double interval_s; /* -i: print this often (0: at the end only) */
 	uint64_t last;
 	struct metrics *metrics; /* NULL: none */
+	struct log *log; /* where what its programs missed is said */
 	const uint16_t *ports; /* the metrics' lport labels (-L), n_ports of them */
 	int n_ports;
 	/* live: read the kernel's counters into lv (0 or -errno); its packets missed */

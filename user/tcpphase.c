@@ -107,6 +107,7 @@ static int setup_outputs(struct edge *m)
 		m->listeners.out = &m->out;
 		m->listeners.interval_s = o->interval_s;
 		m->listeners.metrics = m->metrics;
+		m->listeners.log = &m->log;
 		m->listeners.ports = o->lports;
 		m->listeners.n_ports = o->n_lports;
 		sink = listeners_pl_sink(&m->listeners);
