@@ -59,7 +59,7 @@ static __always_inline struct listen_stats *listen_entry(const struct sock *l, _
 							 const struct skc_view *v)
 {
 	struct listen_key k = { .netns = netns, .port = v->sport };
-	struct listen_stats *s = bpf_map_lookup_elem(&listen_stats, &k);
+	struct listen_stats *s = listen_lookup(netns, v->sport);
 	__u32 zero = 0;
 
 	if (!s) {
@@ -100,12 +100,16 @@ static __always_inline const struct sock *listen_sock(const struct listen_stats 
 static __always_inline void listen_on_state(const struct sock *sk, __u16 port, int oldstate,
 					    int newstate)
 {
-	__u32 netns = netns_inum((const struct net *)sk->__sk_common.skc_net.net);
 	struct listen_stats *s;
 	struct skc_view v;
+	__u32 netns;
 
-	if (!listen_wanted(sk->__sk_common.skc_family, port))
+	/* most changes are none of these: the netns is read only for the rest */
+	if ((newstate != TCP_LISTEN && oldstate != TCP_LISTEN &&
+	     (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)) ||
+	    !listen_wanted(sk->__sk_common.skc_family, port))
 		return;
+	netns = netns_inum((const struct net *)sk->__sk_common.skc_net.net);
 	if (newstate == TCP_LISTEN) {
 		if (!skc_view_read(&sk->__sk_common, &v))
 			listen_entry(sk, netns, &v);
