@@ -30,8 +30,13 @@
 # /dev/null), tcpphase-metrics (--csv --metrics), tcpphase-listeners
 # (--listeners; not in the default set: CONFIGS=...), tcplife, tcpstates, and
 # with TCPPHASE_B=<another build> b-csv (that build's --csv), and likewise
-# TCPPHASE_C c-csv, for an A/B of a change in the same run. CONFIGS="..."
-# picks a subset; -n 0 runs the bpf_stats rounds only.
+# TCPPHASE_C c-csv, for an A/B of a change in the same run. stage0, stage1,
+# stage2 (not in the default set) are user space's floor: tcpphase --csv
+# built with BENCH_STAGE (user/pipeline.c) so that it stops after reading the
+# records and putting them in time order (0), after expanding them into
+# events (1), after the connection table (2, no rows): with tcpphase-csv,
+# what each stage of user space adds. CONFIGS="..." picks a subset; -n 0
+# runs the bpf_stats rounds only.
 #
 # Usage: floor.sh [-n ROUNDS] [-s STATS_ROUNDS] [-c CONNS] [-f FIXED] [-R RATE]
 #                 [-a AB_REQS] [-o DIR] | -S DIR
@@ -189,6 +194,19 @@ ALL="none empty_all tcpphase-csv tcpphase-metrics tcplife tcpstates"
 [ -n "$TCPPHASE_B" ] && ALL="$ALL b-csv"
 [ -n "$TCPPHASE_C" ] && ALL="$ALL c-csv"
 read -ra CONFIGS <<<"${CONFIGS:-$ALL}"
+for c in "${CONFIGS[@]}"; do
+	case $c in
+	stage[0-2])	# built from the working tree, as tcpphase itself
+		n=${c#stage}
+		if ! CFLAGS="-g -O2 -DBENCH_STAGE=$n" make -C "$TOP" OUTPUT="bench/.output/$c/obj" \
+			BIN="bench/.output/$c/tcpphase" "bench/.output/$c/tcpphase" >/dev/null; then
+			echo "floor.sh: cannot build $c" >&2
+			exit 1
+		fi
+		cp "$HERE/.output/$c/tcpphase" "$OUT/tcpphase-$c"
+		;;
+	esac
+done
 
 start_tracer() {	# NAME ERRFILE; sets TRACER_PID
 	case $1 in
@@ -200,6 +218,7 @@ start_tracer() {	# NAME ERRFILE; sets TRACER_PID
 	tcpphase-listeners) "$OUT/tcpphase" --listeners >/dev/null 2>"$2" </dev/null & ;;
 	b-csv) "$OUT/tcpphase-b" --csv >/dev/null 2>"$2" </dev/null & ;;
 	c-csv) "$OUT/tcpphase-c" --csv >/dev/null 2>"$2" </dev/null & ;;
+	stage[0-2]) "$OUT/tcpphase-$1" --csv >/dev/null 2>"$2" </dev/null & ;;
 	tcplife | tcpstates) "$PEERS/$1" >/dev/null 2>"$2" </dev/null & ;;
 	esac
 	TRACER_PID=$!
