@@ -8,20 +8,6 @@
 
 #include "aggread.h"
 
-/* how many records ahead of the one read its successors are fetched */
-#define PREFETCH_AHEAD 4
-
-/*
- * Asks for every cache line of a record a few positions ahead: the
- * producers wrote it on another CPU, and each line read cold costs a miss
- * that the records' handling after this loop would otherwise take one by one.
- */
-static void prefetch_rec(const struct agg_ring_rec *rec)
-{
-	for (size_t off = 0; off < sizeof(*rec); off += 64)
-		__builtin_prefetch((const char *)rec + off);
-}
-
 int ring_read(struct ring_reader *r, uint64_t now, ring_rec_fn fn, void *ctx)
 {
 	uint64_t mask = (1ULL << r->bits) - 1;
@@ -36,10 +22,6 @@ int ring_read(struct ring_reader *r, uint64_t now, ring_rec_fn fn, void *ctx)
 		while (pos != head) {
 			const struct agg_ring_rec *rec =
 				&r->ring[(uint64_t)c << r->bits | (pos & mask)];
-
-			if (head - pos > PREFETCH_AHEAD)
-				prefetch_rec(&r->ring[(uint64_t)c << r->bits |
-						      ((pos + PREFETCH_AHEAD) & mask)]);
 
 			if (__atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) != pos + 1) {
 				/* claimed, not yet published: wait, unless it never will be */

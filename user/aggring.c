@@ -64,17 +64,11 @@ int aggring_open(struct aggring *ar, struct tcpphase_bpf *s)
 
 	ar->ring_len = page_round(n * sizeof(struct agg_ring_rec));
 	ar->pos_len = page_round(ar->rd.cpus * sizeof(struct agg_ring_pos));
-	/*
-	 * Populated now: faulting the ring's pages in one by one as the
-	 * producers first reach them would cost the first pass over the ring
-	 * (seconds at a high rate) a page fault every ten records.
-	 */
-	p = mmap(NULL, ar->ring_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
-		 bpf_map__fd(s->maps.agg_ring), 0);
+	p = mmap(NULL, ar->ring_len, PROT_READ, MAP_SHARED, bpf_map__fd(s->maps.agg_ring), 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	ar->rd.ring = p;
-	p = mmap(NULL, ar->pos_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+	p = mmap(NULL, ar->pos_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 bpf_map__fd(s->maps.agg_ring_pos), 0);
 	if (p == MAP_FAILED)
 		return -errno;

@@ -29,9 +29,7 @@ void pool_put(struct pool *p, void *o);
 /* Frees every chunk: every object ever handed out goes with them. */
 void pool_destroy(struct pool *p);
 
-/* calloc for large arrays, in huge pages where the kernel allows it... */
+/* calloc for large arrays, in huge pages where the kernel allows it. */
 void *huge_calloc(size_t n, size_t size);
-/* ...and its free: the same n and size. */
-void huge_free(void *p, size_t n, size_t size);
 
 #endif /* __POOL_H */

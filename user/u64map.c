@@ -76,7 +76,7 @@ static int grow(struct u64map *m)
 			;
 		slots[j] = old[i];
 	}
-	huge_free(old, old_n, sizeof(*old));
+	free(old);
 	return 0;
 }
 
@@ -84,7 +84,7 @@ void u64map_free(struct u64map *m)
 {
 	if (!m)
 		return;
-	huge_free(m->slots, m->mask + 1, sizeof(*m->slots));
+	free(m->slots);
 	free(m);
 }
 
