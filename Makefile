@@ -80,7 +80,7 @@ $(BIN): $(CORE_OBJS) $(LOADER_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -o $@
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -lz -o $@
 
 # links the skeleton and the helpers it shares with bpfsetup.c (HZ, kallsyms, BTF probes)
 $(PROGS_TEST): tests/progs/test_progs.c tests/unit/unit.h bpf/tcpphase.h $(OUTPUT)/tcpphase.skel.h \
