@@ -34,13 +34,14 @@ int replay_run(struct session *s)
 		}
 		pl_replayed(pl, &e);
 		last_ts = e.ts_ns;
+		/* as live does: tick and write out once per poll interval (of the recording's time) */
 		if (e.ts_ns - last_tick >= POLL_NS) {
 			pl_tick(pl, e.ts_ns);
 			last_tick = e.ts_ns;
 			pl_periodic(pl, e.ts_ns);
+			if (out_flush(out))
+				break;
 		}
-		if (out_flush(out))
-			break;
 	}
 	replay_close(r);
 	if (ret < 0)
