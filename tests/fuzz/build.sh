@@ -59,7 +59,7 @@ echo "  FUZZ     $BIN"
 # shellcheck disable=SC2086 # SRCS is a list
 "$CLANG" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-	-Ibpf -Iuser $SRCS -o "$BIN"
+	-Ibpf -Iuser $SRCS -lz -o "$BIN"
 
 [ -n "$run_secs" ] || exit 0
 
