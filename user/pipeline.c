@@ -13,7 +13,7 @@
 #include "reorder.h"
 
 /*
- * bench/userfloor.sh builds tcpphase with BENCH_STAGE set, to measure what
+ * bench/floor.sh (stage0-2) builds tcpphase with BENCH_STAGE set, to measure what
  * each stage of user space costs on its own: 0 reads the records and puts
  * them in time order, then drops them; 1 also expands them into events;
  * 2 also runs the table, but hands nothing to the sinks. Unset: all of it.

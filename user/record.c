@@ -95,7 +95,7 @@ static const struct {
 
 /* ---- encoding helpers ---- */
 
-/* zlib's CRC-32 (the same polynomial and chaining): ten times the bytewise loop. */
+/* zlib's CRC-32: the same polynomial and chaining as the format's, without a loop of our own. */
 uint32_t rec_crc32(uint32_t crc, const void *buf, size_t len)
 {
 	return crc32_z(crc, buf, len);
