@@ -113,21 +113,32 @@ struct tw_info *tw_claim(struct conntable *t, uint64_t tw)
 /*
  * The tw sock takes c over from its closed socket: the record so far is
  * written (REC_CLOSED), the endpoint goes on in TIME_WAIT (or the orphan's
- * FIN_WAIT2). false: no tw sock, or no room for it.
+ * FIN_WAIT2). With no room to follow the tw sock, c is written now,
+ * partial, its TIME_WAIT untimed and its end unknown, and counted as a
+ * full table. false: no tw sock, c is the caller's still.
  */
 bool tw_take_over(struct conntable *t, struct conn *c, const struct event *e,
 		  const struct tw_info *tw)
 {
 	int old = e->oldstate;
-	struct conn *prev;
+	void *prev;
 
 	if (!tw)
 		return false;
-	prev = u64map_get(t->tws, e->aux);
+	/* in first: the record of a tw sock this one replaced is written after */
+	if (u64map_swap(t->tws, e->aux, c, &prev)) {
+		t->st.table_full++;
+		c->partial = true;
+		/* an orphan's FIN_WAIT2 goes on in the tw sock: its length is unknown */
+		if (tw->substate != TS_FIN_WAIT2 || old != TS_FIN_WAIT2)
+			phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
+		c->tw_end = TWE_NONE_YET;
+		emit(t, c, REC_FINAL);
+		conn_release(t, c);
+		return true;
+	}
 	if (prev && prev != c)
 		tw_superseded(t, prev, tw->t_start);
-	if (u64map_put(t->tws, e->aux, c))
-		return false;
 	c->tw = e->aux;
 	c->t_tw_start = tw->t_start;
 	c->tw_substate = tw->substate;

@@ -98,14 +98,16 @@ void *u64map_get(const struct u64map *m, uint64_t key)
 	}
 }
 
-int u64map_put(struct u64map *m, uint64_t key, void *val)
+int u64map_swap(struct u64map *m, uint64_t key, void *val, void **old)
 {
 	size_t i;
 
+	*old = NULL;
 	if (!key)
 		return -1;
 	for (i = slot_of(m, key); m->slots[i].key; i = (i + 1) & m->mask) {
 		if (m->slots[i].key == key) {
+			*old = m->slots[i].val;
 			m->slots[i].val = val;
 			return 0;
 		}
@@ -122,6 +124,13 @@ int u64map_put(struct u64map *m, uint64_t key, void *val)
 	m->slots[i].val = val;
 	m->count++;
 	return 0;
+}
+
+int u64map_put(struct u64map *m, uint64_t key, void *val)
+{
+	void *old;
+
+	return u64map_swap(m, key, val, &old);
 }
 
 void *u64map_del(struct u64map *m, uint64_t key)

@@ -19,6 +19,11 @@ void u64map_free(struct u64map *m);
 void *u64map_get(const struct u64map *m, uint64_t key);
 /* 0 on success, -1 when the map is full (or key is 0). Replaces an existing key. */
 int u64map_put(struct u64map *m, uint64_t key, void *val);
+/*
+ * Put key -> val and return the value it replaces (NULL if none) in *old:
+ * one probe where a get and a put take two. -1 (and *old NULL) when full.
+ */
+int u64map_swap(struct u64map *m, uint64_t key, void *val, void **old);
 /* The value removed, or NULL. */
 void *u64map_del(struct u64map *m, uint64_t key);
 size_t u64map_count(const struct u64map *m);

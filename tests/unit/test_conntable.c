@@ -1262,6 +1262,44 @@ static void test_table_full(void)
 	fx_fini();
 }
 
+/*
+ * A TIME_WAIT with no room left to follow it: the record is written at the
+ * close, partial, its TIME_WAIT untimed and its end unknown; a full table,
+ * not the kernel's TIME_WAIT overflow.
+ */
+static void test_tw_table_full(void)
+{
+	const uint64_t tw2 = TW1 + 0x1000, t2 = T_TW + SEC(1);
+	const struct conn *c;
+	struct ct_stats s;
+
+	if (!fx_init(1))
+		return;
+	client_to_time_wait(SK1); /* its TIME_WAIT fills the table */
+	active_open(SK2, S0 + SEC(2), S0 + SEC(2) + MS(10));
+	feed(ev_state(t2, SK2, TS_ESTABLISHED, TS_FIN_WAIT1, &CLI));
+	feed(ev_state(t2 + MS(1), SK2, TS_FIN_WAIT1, TS_FIN_WAIT2, &CLI));
+	feed(ev_tw(EV_TW_START, t2 + MS(2), tw2, TS_TIME_WAIT, t2 + MS(2) + TWLEN, &CLI));
+	feed(ev_close(t2 + MS(2) + US(5), SK2, TS_FIN_WAIT2, tw2, 0, &CLI));
+	s = stats();
+	ASSERT_EQ(s.table_full, 1, "table_full");
+	ASSERT_EQ(s.tw_overflow, 0, "not the kernel's overflow");
+	if (ASSERT_EQ(fx.n, 2, "SK1 closed, SK2 final")) {
+		c = rec(1, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->sk, SK2, "sk");
+			ASSERT_TRUE(c->partial, "partial");
+			ASSERT_EQ(c->tw_end, TWE_NONE_YET, "tw_end unknown");
+			ASSERT_EQ(c->ph[PH_FIN_WAIT2], MS(1) + US(5), "fin_wait2 to the close");
+			ASSERT_EQ(c->ph[PH_TIME_WAIT], NA, "time_wait not timed");
+		}
+	}
+	/* the unfollowed tw sock's end is no one's */
+	feed(ev_tw(EV_TW_EXPIRE, t2 + SEC(61), tw2, TS_TIME_WAIT, t2 + MS(2) + TWLEN, &CLI));
+	ASSERT_EQ(fx.n, 2, "no record for it");
+	fx_fini();
+}
+
 /* Sockets that predate tracing. */
 static void test_seen_midway(void)
 {
@@ -1602,6 +1640,7 @@ int main(int argc, char **argv)
 	RUN_TEST(test_parts_live);
 	RUN_TEST(test_flush);
 	RUN_TEST(test_table_full);
+	RUN_TEST(test_tw_table_full);
 	RUN_TEST(test_seen_midway);
 	RUN_TEST(test_names);
 	RUN_TEST(test_lifecycle_csv);

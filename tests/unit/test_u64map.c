@@ -53,6 +53,33 @@ static void test_basic(void)
 	u64map_free(NULL);
 }
 
+/* swap: a put that hands back what it replaced. */
+static void test_swap(void)
+{
+	struct u64map *m = u64map_new(2);
+	void *old = VAL(9);
+
+	if (!ASSERT_OK_PTR(m, "new"))
+		return;
+	ASSERT_OK(u64map_swap(m, 5, VAL(1), &old), "swap in");
+	ASSERT_NULL(old, "nothing replaced");
+	ASSERT_OK(u64map_swap(m, 5, VAL(2), &old), "swap again");
+	ASSERT_TRUE(old == VAL(1), "the replaced value");
+	ASSERT_TRUE(u64map_get(m, 5) == VAL(2), "the new value");
+	ASSERT_OK(u64map_swap(m, 6, VAL(3), &old), "second key");
+	old = VAL(9);
+	ASSERT_ERR(u64map_swap(m, 7, VAL(4), &old), "full");
+	ASSERT_NULL(old, "full: nothing replaced");
+	ASSERT_NULL(u64map_get(m, 7), "full: not stored");
+	ASSERT_OK(u64map_swap(m, 6, VAL(5), &old), "full, key present: replaced");
+	ASSERT_TRUE(old == VAL(3), "its old value");
+	old = VAL(9);
+	ASSERT_ERR(u64map_swap(m, 0, VAL(1), &old), "key 0 refused");
+	ASSERT_NULL(old, "key 0: nothing replaced");
+	ASSERT_EQ(u64map_count(m), 2, "count");
+	u64map_free(m);
+}
+
 static void test_key_zero(void)
 {
 	struct u64map *m = u64map_new(4);
@@ -298,6 +325,7 @@ int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
 	RUN_TEST(test_basic);
+	RUN_TEST(test_swap);
 	RUN_TEST(test_key_zero);
 	RUN_TEST(test_capacity);
 	RUN_TEST(test_random);
