@@ -121,17 +121,19 @@ bool tw_take_over(struct conntable *t, struct conn *c, const struct event *e,
 		  const struct tw_info *tw)
 {
 	int old = e->oldstate;
+	bool orphan_fw2;
 	void *prev;
 
 	if (!tw)
 		return false;
-	/* in first: the record of a tw sock this one replaced is written after */
+	/* an orphan's FIN_WAIT2 goes on in the tw sock; any other phase ends here */
+	orphan_fw2 = tw->substate == TS_FIN_WAIT2 && old == TS_FIN_WAIT2;
+	if (!orphan_fw2)
+		phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
+	/* c takes the key first: writing the record it replaced leaves the key be */
 	if (u64map_swap(t->tws, e->aux, c, &prev)) {
 		t->st.table_full++;
 		c->partial = true;
-		/* an orphan's FIN_WAIT2 goes on in the tw sock: its length is unknown */
-		if (tw->substate != TS_FIN_WAIT2 || old != TS_FIN_WAIT2)
-			phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
 		c->tw_end = TWE_NONE_YET;
 		emit(t, c, REC_FINAL);
 		conn_release(t, c);
@@ -142,12 +144,10 @@ bool tw_take_over(struct conntable *t, struct conn *c, const struct event *e,
 	c->tw = e->aux;
 	c->t_tw_start = tw->t_start;
 	c->tw_substate = tw->substate;
-	if (tw->substate == TS_FIN_WAIT2 && old == TS_FIN_WAIT2) {
-		c->t_fw2 = c->t_state; /* the orphan's FIN_WAIT2 goes on */
-	} else {
-		phase_add(c, phase_of_state(old), dur(c->t_state, e->ts_ns));
+	if (orphan_fw2)
+		c->t_fw2 = c->t_state;
+	else
 		c->t_tw = tw->t_start;
-	}
 	c->sk = 0;
 	c->closing_seen = true;
 	emit(t, c, REC_CLOSED);
