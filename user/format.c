@@ -51,6 +51,32 @@ const char *format_addr(char *buf, size_t len, int family, const uint8_t *addr)
 	return buf;
 }
 
+/* "00".."99": two digits per division, half the divisions of one at a time */
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324"
+				  "25262728293031323334353637383940414243444546474849"
+				  "50515253545556575859606162636465666768697071727374"
+				  "75767778798081828384858687888990919293949596979899";
+
+/* Writes v's n digits (n >= 1) backwards from end. */
+static void put_digits(char *end, uint64_t v, int n)
+{
+	for (; n >= 2; n -= 2, v /= 100) {
+		end -= 2;
+		memcpy(end, &digit_pairs[2 * (v % 100)], 2);
+	}
+	if (n)
+		end[-1] = '0' + v;
+}
+
+static int n_digits(uint64_t v)
+{
+	int n = 1;
+
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 {
 	/*
@@ -82,8 +108,7 @@ const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 	}
 	memcpy(buf, date[d], 19);
 	buf[19] = '.';
-	for (int i = 25; i >= 20; i--, us /= 10)
-		buf[i] = '0' + us % 10;
+	put_digits(buf + 26, us, 6);
 	buf[26] = 'Z';
 	buf[27] = '\0';
 	return buf;
@@ -112,24 +137,40 @@ const char *format_ms(char *buf, size_t len, int64_t us)
 	return buf;
 }
 
+/* The quoted form of csv_field: s has a character that needs it. */
+static size_t csv_quoted(char *buf, size_t len, size_t pos, const char *s)
+{
+	if (pos + 1 < len)
+		buf[pos++] = '"';
+	/* room for this character (doubled if a quote) and the closing quote */
+	for (; *s && pos + 2 + (*s == '"') < len; s++) {
+		if (*s == '"')
+			buf[pos++] = '"';
+		buf[pos++] = *s;
+	}
+	if (pos + 1 < len)
+		buf[pos++] = '"';
+	return pos;
+}
+
+/*
+ * One pass for the common case, a field that needs no quotes (every row
+ * has a dozen: strpbrk first and a copy after cost twice as much); the
+ * quoted form starts over.
+ */
 size_t csv_field(char *buf, size_t len, size_t pos, const char *s)
 {
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
+	size_t start = pos;
 
-	if (!quote) {
-		for (; *s && pos + 1 < len; s++)
-			buf[pos++] = *s;
-	} else {
-		if (pos + 1 < len)
-			buf[pos++] = '"';
-		/* room for this character (doubled if a quote) and the closing quote */
-		for (; *s && pos + 2 + (*s == '"') < len; s++) {
-			if (*s == '"')
-				buf[pos++] = '"';
-			buf[pos++] = *s;
+	for (const char *q = s; *q; q++) {
+		char ch = *q;
+
+		if (ch == ',' || ch == '"' || ch == '\r' || ch == '\n') {
+			pos = csv_quoted(buf, len, start, s);
+			break;
 		}
 		if (pos + 1 < len)
-			buf[pos++] = '"';
+			buf[pos++] = ch;
 	}
 	if (len)
 		buf[pos < len ? pos : len - 1] = '\0';
@@ -174,17 +215,20 @@ void sb_mem(struct strbuf *b, const char *s, size_t n)
 	b->buf[b->len] = '\0';
 }
 
+/* Straight into the buffer: a row has a dozen numbers. */
 void sb_u64(struct strbuf *b, uint64_t v)
 {
-	char tmp[24];
-	int i = sizeof(tmp) - 1;
+	int n = n_digits(v);
+	char tmp[20];
 
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	sb_mem(b, tmp + i, sizeof(tmp) - 1 - i);
+	if (b->len + n < b->cap) {
+		put_digits(b->buf + b->len + n, v, n);
+		b->len += n;
+		b->buf[b->len] = '\0';
+		return;
+	}
+	put_digits(tmp + n, v, n); /* cut to fit, like the others */
+	sb_mem(b, tmp, n);
 }
 
 void sb_us(struct strbuf *b, int64_t ns)

@@ -209,6 +209,13 @@ static void test_csv_field(void)
 		ASSERT_EQ(n, 5, "quoted cut len");
 		ASSERT_EQ(small[6], 'X', "quoted: no write past len");
 
+		/* a comma past the cut still quotes what fits */
+		memset(small, 'X', sizeof(small));
+		n = csv_field(small, 4, 0, "abcdef,g");
+		ASSERT_STREQ(small, "\"a\"", "comma past the cut");
+		ASSERT_EQ(n, 3, "comma past the cut len");
+		ASSERT_EQ(small[4], 'X', "comma past the cut: no write past len");
+
 		memset(small, 'X', sizeof(small));
 		n = csv_field(small, 4, 4, "abc");
 		ASSERT_EQ(small[3], '\0', "full buffer stays terminated");
@@ -252,6 +259,55 @@ static void test_errno_name(void)
 	ASSERT_STREQ(errno_name(buf, 4, ECONNREFUSED), "ECO", "short buffer");
 }
 
+/* The CSV rows' numbers: every width, and cut to fit like any other append. */
+static void test_sb_u64(void)
+{
+	static const struct {
+		uint64_t v;
+		const char *s;
+	} cases[] = {
+		{ 0, "0" },
+		{ 7, "7" },
+		{ 10, "10" },
+		{ 99, "99" },
+		{ 100, "100" },
+		{ 1000, "1000" },
+		{ 9999, "9999" },
+		{ 10000, "10000" },
+		{ 60000123, "60000123" },
+		{ 4026531840ULL, "4026531840" },
+		{ 10000000000000000000ULL, "10000000000000000000" },
+		{ UINT64_MAX, "18446744073709551615" },
+	};
+	char buf[32], small[8];
+	struct strbuf b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		b = (struct strbuf){ .buf = buf, .cap = sizeof(buf) };
+		sb_str(&b, "x");
+		sb_u64(&b, cases[i].v);
+		ASSERT_STREQ(buf + 1, cases[i].s, cases[i].s);
+		ASSERT_EQ(b.len, strlen(cases[i].s) + 1, "len");
+	}
+	if (SUBTEST("cut")) {
+		memset(small, 'X', sizeof(small));
+		b = (struct strbuf){ .buf = small, .cap = 6 };
+		sb_str(&b, "ab");
+		sb_u64(&b, 123456);
+		ASSERT_STREQ(small, "ab123", "leading digits kept");
+		ASSERT_EQ(b.len, 5, "cut len");
+		ASSERT_EQ(small[6], 'X', "no write past cap");
+		sb_u64(&b, 7);
+		ASSERT_STREQ(small, "ab123", "full: nothing added");
+	}
+	if (SUBTEST("us")) {
+		b = (struct strbuf){ .buf = buf, .cap = sizeof(buf) };
+		sb_us(&b, 45999);
+		sb_us(&b, -1);
+		ASSERT_STREQ(buf, "45", "us, and nothing for -1");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
@@ -262,6 +318,7 @@ int main(int argc, char **argv)
 	RUN_TEST(test_format_clock);
 	RUN_TEST(test_format_ms);
 	RUN_TEST(test_csv_field);
+	RUN_TEST(test_sb_u64);
 	RUN_TEST(test_errno_name);
 	return unit_summary();
 }
