@@ -74,6 +74,14 @@ struct rst_pend {
 
 /* At most this many resets wait for their socket, and closed sockets for a reset. */
 #define RST_WAIT_MAX 65536
+/*
+ * A socket sends its reset in the same call as its "-> CLOSE" (tcp_close(),
+ * tcp_disconnect()): microseconds after it. A close is held until events
+ * this much later have come in (the stream is in time order), so it is
+ * written while still in cache; ct_tick's grace period is the backstop
+ * when no event comes.
+ */
+#define RST_LATE_NS 2000000ULL
 
 /*
  * A tw sock armed but not yet claimed by its socket's "-> CLOSE" (which
@@ -112,6 +120,7 @@ struct conntable {
 	} closed[RECENT_CLOSES]; /* the last sockets closed, to spot duplicates */
 	int closed_next;
 	uint64_t t_first; /* first event: tracing start */
+	uint64_t t_seen; /* the latest event time seen: every earlier one has come in */
 	uint64_t t_last_reap;
 	struct ct_stats st;
 	/* resets (see ct_resets.c) */
@@ -165,6 +174,7 @@ void on_accept(struct conntable *t, const struct event *e);
 void on_rst(struct conntable *t, const struct event *e);
 void rst_take_pending(struct conntable *t, struct conn *c, uint64_t sk);
 bool rst_hold(struct conntable *t, struct conn *c, int old, int err);
+void rst_settle(struct conntable *t);
 void rst_tick(struct conntable *t, uint64_t now);
 
 /* ct_parts.c */

@@ -8,7 +8,8 @@
  * waits a grace period in rst_pend for its socket's close. A socket can
  * send its reset right after its "-> CLOSE" (close() with unread data,
  * SO_LINGER 0): a socket closed from a state where that can happen, with no
- * reset known, is held a grace period in rst_closed before it is written.
+ * reset known, is held in rst_closed until the events of the next
+ * RST_LATE_NS have come in (or, if none come, a grace period), then written.
  */
 #include "ct_internal.h"
 #include "rstreason.h"
@@ -60,12 +61,12 @@ bool rst_hold(struct conntable *t, struct conn *c, int old, int err)
 	return true;
 }
 
-/* Write the held closes older than the grace period (all: UINT64_MAX). */
-static void rst_release(struct conntable *t, uint64_t now)
+/* Write the held closes that ended before 'before'. */
+static void rst_release(struct conntable *t, uint64_t before)
 {
 	struct conn *c;
 
-	while ((c = t->rq_head) && (now == UINT64_MAX || now > c->t_end + t->cfg.grace_ns)) {
+	while ((c = t->rq_head) && c->t_end < before) {
 		t->rq_head = c->rst_next;
 		if (!t->rq_head)
 			t->rq_tail = NULL;
@@ -137,9 +138,20 @@ void on_rst(struct conntable *t, const struct event *e)
 	t->rp_tail = p;
 }
 
+/*
+ * The closes whose reset would have come in by now (RST_LATE_NS in the
+ * event stream): written after each event, so while still in cache.
+ */
+void rst_settle(struct conntable *t)
+{
+	if (t->rq_head && t->rq_head->t_end + RST_LATE_NS < t->t_seen)
+		rst_release(t, t->t_seen - RST_LATE_NS);
+}
+
 /* Settle what waited its grace period: held closes written, lone resets counted. */
 void rst_tick(struct conntable *t, uint64_t now)
 {
-	rst_release(t, now);
+	if (now > t->cfg.grace_ns)
+		rst_release(t, now - t->cfg.grace_ns);
 	rst_pend_reap(t, now);
 }

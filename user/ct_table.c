@@ -49,6 +49,9 @@ void ct_event(struct conntable *t, const struct event *e)
 		on_rst(t, e);
 		break;
 	}
+	if (e->ts_ns > t->t_seen)
+		t->t_seen = e->ts_ns;
+	rst_settle(t);
 }
 
 /* Settle what waited a grace period: tw cancels, requests, closes held for a reset. */

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "conntable.h"
+#include "ct_internal.h" /* RST_WAIT_MAX */
 #include "resetstats.h"
 #include "unit.h"
 
@@ -17,10 +18,12 @@
 #define T0 (1000ULL * 1000 * MSEC)
 
 static struct conn got[8];
-static int n_got, n_resets;
+static int n_got, n_resets, n_final;
 
 static void on_record(void *ctx, const struct conn *c, enum rec_kind kind)
 {
+	if (kind == REC_FINAL)
+		n_final++;
 	if (kind == REC_FINAL && n_got < 8)
 		got[n_got++] = *c;
 }
@@ -34,7 +37,7 @@ static struct conntable *table(void)
 {
 	struct ct_config cfg = { .max_conns = 64, .on_record = on_record, .on_reset = on_reset };
 
-	n_got = n_resets = 0;
+	n_got = n_resets = n_final = 0;
 	return ct_new(&cfg);
 }
 
@@ -110,6 +113,21 @@ static void test_join(void)
 		ASSERT_EQ(s.rst_unjoined, 1, "unjoined");
 		ct_free(t);
 	}
+	if (SUBTEST("held until the events of the next RST_LATE_NS have come in")) {
+		t = table();
+		feed(t, st(T0, 0x210, TS_CLOSE, TS_SYN_SENT, 0));
+		feed(t, st(T0 + MSEC, 0x210, TS_SYN_SENT, TS_ESTABLISHED, 0));
+		feed(t, st(T0 + 9 * MSEC, 0x210, TS_ESTABLISHED, TS_CLOSE, 0));
+		feed(t, rst(T0 + 9 * MSEC + 20000, 0x210, TS_CLOSE, RST_SENT, 11));
+		/* another socket's events: the stream's time moves on */
+		feed(t, st(T0 + 9 * MSEC + RST_LATE_NS - 1000, 0x220, TS_CLOSE, TS_SYN_SENT, 0));
+		ASSERT_EQ(n_got, 0, "held while its reset may still come");
+		feed(t,
+		     st(T0 + 9 * MSEC + RST_LATE_NS + 1000, 0x220, TS_SYN_SENT, TS_ESTABLISHED, 0));
+		ASSERT_EQ(n_got, 1, "then written, with no tick");
+		ASSERT_EQ(got[0].rst, RST_SENT, "the reset joined");
+		ct_free(t);
+	}
 	if (SUBTEST("a graceful close (LAST_ACK) is not held")) {
 		t = table();
 		feed(t, st(T0, 0x300, TS_LISTEN, TS_SYN_RECV, 0));
@@ -164,10 +182,48 @@ static void test_counts(void)
 	ASSERT_EQ(rc.total, 2, "total");
 }
 
+/* One endpoint's active open and close, sent nothing after: held. */
+static void open_close(struct conntable *t, uint64_t ts, uint64_t sk)
+{
+	feed(t, st(ts, sk, TS_CLOSE, TS_SYN_SENT, 0));
+	feed(t, st(ts, sk, TS_SYN_SENT, TS_ESTABLISHED, 0));
+	feed(t, st(ts, sk, TS_ESTABLISHED, TS_CLOSE, 0));
+}
+
+/* Many closes held in turn: each written once, as the stream moves past it. */
+static void test_held_many(void)
+{
+	struct ct_config cfg = { .max_conns = 4096, .on_record = on_record };
+	const int n = 20000;
+	struct conntable *t;
+	struct ct_stats s;
+
+	n_got = n_final = 0;
+	t = ct_new(&cfg);
+	if (!ASSERT_OK_PTR(t, "ct_new"))
+		return;
+	for (int i = 0; i < n; i++) {
+		uint64_t ts = T0 + (uint64_t)i * MSEC / 10;
+
+		open_close(t, ts, 0x10000 + 64 * (uint64_t)i);
+		if (i % 500 == 0)
+			ct_tick(t, ts);
+	}
+	/* 0.1 ms apart, written once the stream is RST_LATE_NS past them */
+	ASSERT_EQ(n_final, n - (int)(RST_LATE_NS / (MSEC / 10)) - 1,
+		  "written as they came due, the last 2 ms held");
+	ct_tick(t, T0 + (uint64_t)n * MSEC);
+	ASSERT_EQ(n_final, n, "all written");
+	ct_get_stats(t, &s);
+	ASSERT_EQ(s.records, n, "records");
+	ct_free(t);
+}
+
 int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
 	RUN_TEST(test_join);
 	RUN_TEST(test_counts);
+	RUN_TEST(test_held_many);
 	return unit_summary();
 }
