@@ -317,15 +317,20 @@ def metrics_scrape():
         for i in range(4):
             workload(lab, int(lport), 1, srv_delay="0")
             text = scrape(port)  # while the slow client still hangs on
-        # a record reaches the metrics within a poll once it is complete (its
-        # every phase counted); the extra counters are refreshed once a second
+        # a handshake reaches the metrics as it completes, a close once its
+        # record comes in: the server closes second here, so its endpoints end
+        # with no TIME_WAIT, counted (end "none") with their last phase; the
+        # extra counters are refreshed once a second
         def all_counted():
             got = samples(scrape(port))
             done = {("role", "passive"), ("result", "ok"), ("lport", lport)}
+            ends = sum(v for k, v in got.items() if k[0] == "tcpphase_time_wait_end_total"
+                       and ("lport", lport) in k[1])
             return got.get(("tcpphase_connections_total", frozenset(done))) == 4.0 and \
-                got.get(("tcpphase_events_total", frozenset())) and \
+                ends == 4.0 and got.get(("tcpphase_events_total", frozenset())) and \
                 passive_handshakes(scrape(port), lport) == 4.0
-        wait_for("the 4 records and the event counter in the metrics", all_counted)
+        wait_for("the 4 handshakes and closes and the event counter in the metrics",
+                 all_counted)
         # the gauges are read once a second too: the port's last endpoints
         # (all gone, lab.settle) leave them within that
         wait_for("every endpoint gauge back to 0", lambda: not any(
