@@ -161,7 +161,8 @@ void on_req(struct conntable *t, const struct event *e)
 
 		if (e->type != EV_REQ_START)
 			return; /* its child was already joined, or before our time */
-		tw = u64map_get(t->tw_cancelled, tuple);
+		/* usually none: spare the map a probe */
+		tw = u64map_count(t->tw_cancelled) ? u64map_get(t->tw_cancelled, tuple) : NULL;
 		if (tw)
 			tw_finish(t, tw, tw->t_pending, TWE_RECYCLED);
 		r = pool_get(&t->req_pool);
