@@ -49,7 +49,11 @@ void ct_event(struct conntable *t, const struct event *e)
 		on_rst(t, e);
 		break;
 	}
-	if (e->ts_ns > t->t_seen)
+	/*
+	 * The kernel's events come in time order; a probe is user space's, made
+	 * "now", ahead of events still on their way (a reset after its close)
+	 */
+	if (e->type != EV_TW_PROBE && e->ts_ns > t->t_seen)
 		t->t_seen = e->ts_ns;
 	rst_settle(t);
 }

@@ -128,6 +128,21 @@ static void test_join(void)
 		ASSERT_EQ(got[0].rst, RST_SENT, "the reset joined");
 		ct_free(t);
 	}
+	if (SUBTEST("a probe made now does not move the stream's time")) {
+		struct event probe = { .ts_ns = T0 + 50 * MSEC, .type = EV_TW_PROBE, .id = 0x9990 };
+
+		t = table();
+		feed(t, st(T0, 0x230, TS_CLOSE, TS_SYN_SENT, 0));
+		feed(t, st(T0 + MSEC, 0x230, TS_SYN_SENT, TS_ESTABLISHED, 0));
+		feed(t, st(T0 + 9 * MSEC, 0x230, TS_ESTABLISHED, TS_CLOSE, 0));
+		feed(t, probe);
+		ASSERT_EQ(n_got, 0, "still held: its reset may be on its way");
+		feed(t, rst(T0 + 9 * MSEC + 20000, 0x230, TS_CLOSE, RST_SENT, 11));
+		feed(t, st(T0 + 20 * MSEC, 0x240, TS_CLOSE, TS_SYN_SENT, 0));
+		ASSERT_EQ(n_got, 1, "written once the kernel's events are past it");
+		ASSERT_EQ(got[0].rst, RST_SENT, "the reset joined");
+		ct_free(t);
+	}
 	if (SUBTEST("a graceful close (LAST_ACK) is not held")) {
 		t = table();
 		feed(t, st(T0, 0x300, TS_LISTEN, TS_SYN_RECV, 0));
