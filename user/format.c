@@ -68,6 +68,7 @@ static void put_digits(char *end, uint64_t v, int n)
 		end[-1] = '0' + v;
 }
 
+/* How many digits v has in decimal (0 has one). */
 static int n_digits(uint64_t v)
 {
 	int n = 1;
