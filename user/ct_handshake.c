@@ -33,10 +33,44 @@ static void req_unlink(struct conntable *t, struct req *r)
 		pool_put(&t->req_pool, r);
 }
 
+/* The fresh request into the maps, so that it is found like the others. */
+static void req_file(struct conntable *t)
+{
+	struct req *r = t->req_fresh;
+
+	if (!r)
+		return;
+	t->req_fresh = NULL;
+	if (u64map_put(t->reqs, r->id, r)) {
+		pool_put(&t->req_pool, r);
+		t->st.table_full++;
+		return;
+	}
+	u64map_put(t->req_tuples, r->tuple, r);
+}
+
+/*
+ * The request of the child with this tuple, NULL if none: the fresh one
+ * (*fresh set: in no map, nothing to unlink), else one from the maps.
+ */
+static struct req *req_of_child(struct conntable *t, uint64_t tuple, bool *fresh)
+{
+	struct req *r = t->req_fresh;
+
+	*fresh = r && r->tuple == tuple;
+	if (*fresh) {
+		t->req_fresh = NULL;
+		return r;
+	}
+	req_file(t);
+	return u64map_count(t->req_tuples) ? u64map_get(t->req_tuples, tuple) : NULL;
+}
+
 /* A child socket appeared: take over its request's SYN time and owner. */
 static void join_request(struct conntable *t, struct conn *c, const struct event *e)
 {
-	struct req *r = u64map_get(t->req_tuples, event_tuple(e));
+	bool fresh;
+	struct req *r = req_of_child(t, event_tuple(e), &fresh);
 
 	c->joined = true;
 	if (c->hs_kind == HS_FASTOPEN) {
@@ -55,7 +89,9 @@ static void join_request(struct conntable *t, struct conn *c, const struct event
 	} else {
 		c->partial = true; /* SYN arrived before tracing began */
 	}
-	if (r)
+	if (r && fresh)
+		pool_put(&t->req_pool, r); /* never filed, so never pending */
+	else if (r)
 		req_unlink(t, r);
 }
 
@@ -153,7 +189,10 @@ static void req_failed(struct conntable *t, struct req *r, uint64_t ts)
 
 void on_req(struct conntable *t, const struct event *e)
 {
-	struct req *r = u64map_get(t->reqs, e->id);
+	struct req *r;
+
+	req_file(t);
+	r = u64map_count(t->reqs) ? u64map_get(t->reqs, e->id) : NULL;
 
 	if (!r) {
 		struct conn *tw;
@@ -182,12 +221,7 @@ void on_req(struct conntable *t, const struct event *e)
 		memcpy(r->raddr, e->daddr, sizeof(r->raddr));
 		r->lport = e->sport;
 		r->rport = e->dport;
-		if (u64map_put(t->reqs, r->id, r)) {
-			pool_put(&t->req_pool, r);
-			t->st.table_full++;
-			return;
-		}
-		u64map_put(t->req_tuples, tuple, r);
+		t->req_fresh = r; /* filed when something else needs it */
 	}
 	r->t_last = e->ts_ns;
 	if (e->retrans > r->retrans)
@@ -231,6 +265,7 @@ void req_tick(struct conntable *t, uint64_t now)
 	struct req **pr = &t->req_pending, *r;
 	struct reap_ctx rc = { .t = t, .now = now };
 
+	req_file(t);
 	while ((r = *pr)) {
 		if (!r->dead && r->t_pending && now > r->t_pending + t->cfg.grace_ns) {
 			req_failed(t, r, r->t_pending);

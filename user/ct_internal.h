@@ -105,6 +105,13 @@ struct conntable {
 	struct u64map *tw_cancelled; /* tuple -> conn whose tw cancel is pending */
 	struct u64map *reqs; /* req -> req */
 	struct u64map *req_tuples; /* tuple -> req */
+	/*
+	 * The request just started, not in reqs or req_tuples yet: its child's
+	 * join usually comes next (aggregating, in the same record), and then
+	 * neither map is touched. Anything else that needs the maps files it
+	 * first (req_file).
+	 */
+	struct req *req_fresh;
 	struct conn *pending; /* conns with t_pending */
 	struct tw_info *tw_head, *tw_tail; /* tw_new entries, oldest first */
 	/*

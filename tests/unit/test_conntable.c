@@ -427,6 +427,35 @@ static void test_passive_variants(void)
 		ASSERT_EQ(stats().reqs_failed, 0, "reqs_failed");
 		fx_fini();
 	}
+	/* aggregated records expand to a request's start, then its child's join */
+	if (SUBTEST("two requests started before either child") && fx_init(0)) {
+		static const struct tup SRV2 = {
+			AF_INET, { 10, 0, 0, 2 }, { 10, 0, 0, 1 }, 80, 40001
+		};
+
+		listener_up(S0 - SEC(10));
+		feed(ev_req(EV_REQ_START, S0, REQ1, LSK, 0, &SRV));
+		feed(ev_req(EV_REQ_START, S0 + MS(1), REQ2, LSK, 0, &SRV2));
+		/* the second's child first: the first request waits in the maps */
+		feed(ev_state(S0 + MS(20), CSK2, TS_LISTEN, TS_SYN_RECV, &SRV2));
+		feed(ev_state(S0 + MS(20) + US(5), CSK2, TS_SYN_RECV, TS_ESTABLISHED, &SRV2));
+		feed(ev_state(S0 + MS(30), CSK, TS_LISTEN, TS_SYN_RECV, &SRV));
+		feed(ev_state(S0 + MS(30) + US(5), CSK, TS_SYN_RECV, TS_ESTABLISHED, &SRV));
+		feed(ev_close(S0 + SEC(1), CSK2, TS_ESTABLISHED, 0, ECONNRESET, &SRV2));
+		feed(ev_close(S0 + SEC(1) + MS(1), CSK, TS_ESTABLISHED, 0, ECONNRESET, &SRV));
+		ct_tick(fx.t, S0 + SEC(400)); /* past REQ_STALE_NS: nothing left to fail */
+		ASSERT_EQ(fx.n, 2, "two records, no failed request");
+		c = rec(0, REC_FINAL);
+		if (c)
+			ASSERT_EQ(c->ph[PH_HANDSHAKE], MS(19) + US(5), "second: from its own SYN");
+		c = rec(1, REC_FINAL);
+		if (c) {
+			ASSERT_EQ(c->ph[PH_HANDSHAKE], MS(30) + US(5), "first: from its own SYN");
+			ASSERT_EQ(c->pid, 200, "owner: the listener's");
+		}
+		ASSERT_EQ(stats().reqs_failed, 0, "reqs_failed");
+		fx_fini();
+	}
 	if (SUBTEST("cancel before child") && fx_init(0)) {
 		listener_up(S0 - SEC(10));
 		feed(ev_req(EV_REQ_START, S0, REQ1, LSK, 0, &SRV));
