@@ -35,6 +35,7 @@ CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS := $(OUTPUT)/delayline
+ROWCOST := bench/.output/rowcost
 # the BPF programs on their own, test_progs-style (tests/progs), run as root
 PROGS_TEST := $(OUTPUT)/tests/progs
 
@@ -49,7 +50,7 @@ endif
 
 BIN ?= tcpphase
 
-.PHONY: all clean test unit run setup format-check lint sanitize fuzz kernel-matrix
+.PHONY: all clean test unit run setup format-check lint sanitize fuzz kernel-matrix rowcost
 all: $(BIN)
 
 setup:
@@ -81,6 +82,13 @@ $(BIN): $(CORE_OBJS) $(LOADER_OBJS)
 $(OUTPUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -lz -o $@
+
+# bench/rowcost: one CSV row's cost, on the same pure modules as the unit tests
+rowcost: $(ROWCOST)
+$(ROWCOST): bench/rowcost.c $(CORE_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $< $(CORE_OBJS) -lmicrohttpd -lpthread -lm -lz -o $@
 
 # links the skeleton and the helpers it shares with bpfsetup.c (HZ, kallsyms, BTF probes)
 $(PROGS_TEST): tests/progs/test_progs.c tests/unit/unit.h bpf/tcpphase.h $(OUTPUT)/tcpphase.skel.h \
@@ -165,6 +173,6 @@ lint:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) tcpphase
+	$(Q)rm -rf $(OUTPUT) tcpphase $(ROWCOST)
 
 .DELETE_ON_ERROR:

@@ -8,7 +8,7 @@
  * load (bench/RESULTS.md, issue #20).
  *
  * Usage: rowcost [N] (default 2,000,000 rows); rowcost -p prints 3 rows.
- * Built by `make -C bench rowcost` after the top-level `make`.
+ * Built by `make rowcost`.
  */
 #include <stdlib.h>
 #include <string.h>

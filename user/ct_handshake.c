@@ -63,7 +63,7 @@ static struct req *req_of_child(struct conntable *t, uint64_t tuple, bool *fresh
 		return r;
 	}
 	req_file(t);
-	return u64map_count(t->req_tuples) ? u64map_get(t->req_tuples, tuple) : NULL;
+	return u64map_get(t->req_tuples, tuple);
 }
 
 /* A child socket appeared: take over its request's SYN time and owner. */
@@ -192,7 +192,7 @@ void on_req(struct conntable *t, const struct event *e)
 	struct req *r;
 
 	req_file(t);
-	r = u64map_count(t->reqs) ? u64map_get(t->reqs, e->id) : NULL;
+	r = u64map_get(t->reqs, e->id);
 
 	if (!r) {
 		struct conn *tw;
@@ -200,8 +200,7 @@ void on_req(struct conntable *t, const struct event *e)
 
 		if (e->type != EV_REQ_START)
 			return; /* its child was already joined, or before our time */
-		/* usually none: spare the map a probe */
-		tw = u64map_count(t->tw_cancelled) ? u64map_get(t->tw_cancelled, tuple) : NULL;
+		tw = u64map_get(t->tw_cancelled, tuple);
 		if (tw)
 			tw_finish(t, tw, tw->t_pending, TWE_RECYCLED);
 		r = pool_get(&t->req_pool);

@@ -26,7 +26,7 @@ static void rst_set(struct conn *c, uint8_t dir, uint32_t reason)
 /* The reset that waited for this socket, if any: c's now. */
 void rst_take_pending(struct conntable *t, struct conn *c, uint64_t sk)
 {
-	struct rst_pend *p = u64map_count(t->rst_pend) ? u64map_del(t->rst_pend, sk) : NULL;
+	struct rst_pend *p = u64map_del(t->rst_pend, sk);
 
 	if (!p)
 		return;
@@ -144,7 +144,7 @@ void on_rst(struct conntable *t, const struct event *e)
  */
 void rst_settle(struct conntable *t)
 {
-	if (t->rq_head && t->rq_head->t_end + RST_LATE_NS < t->t_seen)
+	if (t->t_seen > RST_LATE_NS)
 		rst_release(t, t->t_seen - RST_LATE_NS);
 }
 

@@ -88,8 +88,11 @@ void u64map_free(struct u64map *m)
 	free(m);
 }
 
+/* An empty map answers without a probe: its slots may be cold, its count is not. */
 void *u64map_get(const struct u64map *m, uint64_t key)
 {
+	if (!m->count)
+		return NULL;
 	for (size_t i = slot_of(m, key);; i = (i + 1) & m->mask) {
 		if (m->slots[i].key == key && key)
 			return m->slots[i].val;
@@ -138,6 +141,8 @@ void *u64map_del(struct u64map *m, uint64_t key)
 	size_t i, j;
 	void *val;
 
+	if (!m->count)
+		return NULL;
 	for (i = slot_of(m, key);; i = (i + 1) & m->mask) {
 		if (!m->slots[i].key)
 			return NULL;

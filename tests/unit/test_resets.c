@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include "conntable.h"
-#include "ct_internal.h" /* RST_WAIT_MAX */
+#include "ct_internal.h" /* RST_LATE_NS */
 #include "resetstats.h"
 #include "unit.h"
 
