@@ -72,8 +72,8 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpphase.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/tcpphase.o $(OUTPUT)/live.o $(OUTPUT)/bpfsetup.o $(OUTPUT)/losses.o \
-	$(OUTPUT)/aggring.o $(OUTPUT)/gauges.o: $(OUTPUT)/tcpphase.skel.h
+# the loader's modules are the ones that may include the skeleton
+$(LOADER_OBJS): $(OUTPUT)/tcpphase.skel.h
 
 $(BIN): $(CORE_OBJS) $(LOADER_OBJS)
 	$(call msg,BINARY,$@)
