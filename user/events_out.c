@@ -55,19 +55,20 @@ static void ev_transition(struct out *o, const struct event *e, const struct con
 		struct row r;
 
 		row_init(&r, &events_cols);
-		row_str(&r, COL_time, format_rfc3339(ts, sizeof(ts), e->ts_ns + o->wall_offset_ns));
+		row_text(&r, COL_time,
+			 format_rfc3339(ts, sizeof(ts), e->ts_ns + o->wall_offset_ns));
 		if (pid) {
 			row_u64(&r, COL_pid, pid);
 			row_str(&r, COL_comm, comm);
 		}
 		row_u64(&r, COL_netns, e->netns);
-		row_str(&r, COL_family, e->family == AF_INET6 ? "ipv6" : "ipv4");
-		row_str(&r, COL_laddr, format_addr(la, sizeof(la), e->family, e->saddr));
+		row_text(&r, COL_family, e->family == AF_INET6 ? "ipv6" : "ipv4");
+		row_text(&r, COL_laddr, format_addr(la, sizeof(la), e->family, e->saddr));
 		row_u64(&r, COL_lport, e->sport);
-		row_str(&r, COL_raddr, format_addr(ra, sizeof(ra), e->family, e->daddr));
+		row_text(&r, COL_raddr, format_addr(ra, sizeof(ra), e->family, e->daddr));
 		row_u64(&r, COL_rport, e->dport);
-		row_str(&r, COL_oldstate, state_name(e->oldstate));
-		row_str(&r, COL_newstate, state_name(e->newstate));
+		row_text(&r, COL_oldstate, state_name(e->oldstate));
+		row_text(&r, COL_newstate, state_name(e->newstate));
 		row_us(&r, COL_elapsed_us, elapsed_ns);
 		row_str(&r, COL_cgroup, cg_shown(o->cg, cgid, cg, sizeof(cg)));
 		row_str(&r, COL_workload, wl);

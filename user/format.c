@@ -68,14 +68,38 @@ static void put_digits(char *end, uint64_t v, int n)
 		end[-1] = '0' + v;
 }
 
-/* How many digits v has in decimal (0 has one). */
+/*
+ * How many digits v has in decimal (0 has one), without dividing: from its
+ * bit length (log10(2) ~ 1233 / 4096), corrected by one power of ten.
+ */
 static int n_digits(uint64_t v)
 {
-	int n = 1;
+	static const uint64_t pow10[20] = {
+		1ULL,
+		10ULL,
+		100ULL,
+		1000ULL,
+		10000ULL,
+		100000ULL,
+		1000000ULL,
+		10000000ULL,
+		100000000ULL,
+		1000000000ULL,
+		10000000000ULL,
+		100000000000ULL,
+		1000000000000ULL,
+		10000000000000ULL,
+		100000000000000ULL,
+		1000000000000000ULL,
+		10000000000000000ULL,
+		100000000000000000ULL,
+		1000000000000000000ULL,
+		10000000000000000000ULL,
+	};
+	uint64_t x = v | 1;
+	int t = (64 - __builtin_clzll(x)) * 1233 >> 12;
 
-	for (; v >= 10000; v /= 10000)
-		n += 4;
-	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+	return t + 1 - (x < pow10[t]);
 }
 
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
@@ -216,20 +240,25 @@ void sb_mem(struct strbuf *b, const char *s, size_t n)
 	b->buf[b->len] = '\0';
 }
 
+char *put_u64(char *p, uint64_t v)
+{
+	int n = n_digits(v);
+
+	put_digits(p + n, v, n);
+	return p + n;
+}
+
 /* Straight into the buffer: a row has a dozen numbers. */
 void sb_u64(struct strbuf *b, uint64_t v)
 {
-	int n = n_digits(v);
 	char tmp[20];
 
-	if (b->len + n < b->cap) {
-		put_digits(b->buf + b->len + n, v, n);
-		b->len += n;
+	if (b->len + 20 < b->cap) {
+		b->len = put_u64(b->buf + b->len, v) - b->buf;
 		b->buf[b->len] = '\0';
 		return;
 	}
-	put_digits(tmp + n, v, n); /* cut to fit, like the others */
-	sb_mem(b, tmp, n);
+	sb_mem(b, tmp, put_u64(tmp, v) - tmp); /* cut to fit, like the others */
 }
 
 void sb_us(struct strbuf *b, int64_t ns)

@@ -59,6 +59,8 @@ static inline void sb_char(struct strbuf *b, char c)
 	}
 }
 void sb_u64(struct strbuf *b, uint64_t v);
+/* v in decimal at p, which has room for 20 digits; returns the end (no NUL). */
+char *put_u64(char *p, uint64_t v);
 /* A duration in ns as whole microseconds; nothing when ns < 0 (an empty field). */
 void sb_us(struct strbuf *b, int64_t ns);
 /* s as one RFC 4180 field. */

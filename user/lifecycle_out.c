@@ -68,7 +68,7 @@ static const char *hs_result(const struct conn *c, char *buf, int len)
 }
 
 /* Text a row borrows until it is written. */
-struct row_text {
+struct lc_text {
 	char t0[TIME_STRLEN], t1[TIME_STRLEN], la[ADDR_STRLEN], ra[ADDR_STRLEN], res[32], cg[24];
 	char rr[RST_REASON_STRLEN];
 };
@@ -77,22 +77,22 @@ struct row_text {
  * The columns an endpoint has from its handshake on, in the full row and
  * the --open row alike: when and who, the tuple, the handshake, its cgroup.
  */
-static void lc_known(struct out *o, const struct conn *c, struct row *r, struct row_text *x)
+static void lc_known(struct out *o, const struct conn *c, struct row *r, struct lc_text *x)
 {
-	row_str(r, COL_start_time,
-		format_rfc3339(x->t0, sizeof(x->t0), c->t_start + o->wall_offset_ns));
+	row_text(r, COL_start_time,
+		 format_rfc3339(x->t0, sizeof(x->t0), c->t_start + o->wall_offset_ns));
 	if (c->pid) {
 		row_u64(r, COL_pid, c->pid);
 		row_str(r, COL_comm, c->comm);
 	}
 	row_u64(r, COL_netns, c->netns);
-	row_str(r, COL_family, c->family == AF_INET6 ? "ipv6" : "ipv4");
-	row_str(r, COL_role, role_name(c->role));
-	row_str(r, COL_laddr, format_addr(x->la, sizeof(x->la), c->family, c->laddr));
+	row_text(r, COL_family, c->family == AF_INET6 ? "ipv6" : "ipv4");
+	row_text(r, COL_role, role_name(c->role));
+	row_text(r, COL_laddr, format_addr(x->la, sizeof(x->la), c->family, c->laddr));
 	row_u64(r, COL_lport, c->lport);
-	row_str(r, COL_raddr, format_addr(x->ra, sizeof(x->ra), c->family, c->raddr));
+	row_text(r, COL_raddr, format_addr(x->ra, sizeof(x->ra), c->family, c->raddr));
 	row_u64(r, COL_rport, c->rport);
-	row_str(r, COL_result, hs_result(c, x->res, sizeof(x->res)));
+	row_text(r, COL_result, hs_result(c, x->res, sizeof(x->res)));
 	row_us(r, COL_handshake_us, c->ph[PH_HANDSHAKE]);
 	row_u64(r, COL_partial, c->partial);
 	row_str(r, COL_cgroup, cg_shown(o->cg, c->cgroup, x->cg, sizeof(x->cg)));
@@ -102,27 +102,28 @@ static void lc_known(struct out *o, const struct conn *c, struct row *r, struct 
 /* One CSV row or JSON object, written without printf: this runs for every endpoint. */
 static void lc_row(struct out *o, const struct conn *c)
 {
-	struct row_text x;
+	struct lc_text x;
 	struct row r;
 
 	row_init(&r, &lifecycle_cols);
 	lc_known(o, c, &r, &x);
-	row_str(&r, COL_end_time, format_rfc3339(x.t1, sizeof(x.t1), c->t_end + o->wall_offset_ns));
+	row_text(&r, COL_end_time,
+		 format_rfc3339(x.t1, sizeof(x.t1), c->t_end + o->wall_offset_ns));
 	if (c->result != RES_NONE || c->hs_kind != HS_NORMAL)
 		row_u64(&r, COL_syn_retrans, c->syn_retrans);
 	row_us(&r, COL_accept_wait_us, c->ph[PH_ACCEPT_WAIT]);
 	row_us(&r, COL_established_us, c->ph[PH_ESTABLISHED]);
-	row_str(&r, COL_closer, closer_name(c->closer));
+	row_text(&r, COL_closer, closer_name(c->closer));
 	for (int ph = PH_FIN_WAIT1; ph <= PH_TIME_WAIT; ph++)
 		row_us(&r, COL_fin_wait1_us + (ph - PH_FIN_WAIT1), c->ph[ph]);
-	row_str(&r, COL_tw_end, tw_end_name(c->tw_end));
+	row_text(&r, COL_tw_end, tw_end_name(c->tw_end));
 	row_u64(&r, COL_tx_bytes, c->tx_bytes);
 	row_u64(&r, COL_rx_bytes, c->rx_bytes);
 	row_u64(&r, COL_retrans, c->retrans);
 	row_u64(&r, COL_srtt_us, c->srtt_us);
 	if (c->rst) {
-		row_str(&r, COL_rst, rst_dir_name(c->rst));
-		row_str(&r, COL_rst_reason, rst_reason_name(c->rst_reason, x.rr, sizeof(x.rr)));
+		row_text(&r, COL_rst, rst_dir_name(c->rst));
+		row_text(&r, COL_rst_reason, rst_reason_name(c->rst_reason, x.rr, sizeof(x.rr)));
 	}
 	if (o->open)
 		row_tag(&r, "row", "end");
@@ -137,15 +138,15 @@ static void lc_row(struct out *o, const struct conn *c)
 static void lc_open_row(struct out *o, const struct conn *c)
 {
 	int64_t hs = c->ph[PH_HANDSHAKE];
-	struct row_text x;
+	struct lc_text x;
 	struct row r;
 
 	row_init(&r, &lifecycle_cols);
 	row_tag(&r, "row", "open");
 	lc_known(o, c, &r, &x);
 	if (hs >= 0)
-		row_str(&r, COL_end_time,
-			format_rfc3339(x.t1, sizeof(x.t1), c->t_start + hs + o->wall_offset_ns));
+		row_text(&r, COL_end_time,
+			 format_rfc3339(x.t1, sizeof(x.t1), c->t_start + hs + o->wall_offset_ns));
 	row_u64(&r, COL_syn_retrans, c->syn_retrans);
 	row_write(&r, o->f, o->json);
 }

@@ -3,6 +3,8 @@
  * row.c - a row of typed values written as CSV or as JSON (see row.h).
  * One row is written per endpoint: no printf, one fwrite per line.
  */
+#include <string.h>
+
 #include "format.h"
 #include "json.h"
 #include "row.h"
@@ -32,27 +34,46 @@ void row_csv_header_tagged(const struct columns *cols, const char *tag_name, FIL
 	fputc('\n', f);
 }
 
+/* Room enough for any cell that is not a string: a number and its comma. */
+#define CSV_CELL_ROOM 24
+
+/*
+ * One row per endpoint: the line is built with a cursor, room checked once
+ * per cell rather than per character, and only strings from outside
+ * (CELL_STR) are scanned for characters that need quotes. A line longer
+ * than the buffer loses its last cells.
+ */
 static void write_csv(const struct row *r, FILE *f)
 {
 	char line[2048];
-	struct strbuf b = { .buf = line, .cap = sizeof(line) };
+	size_t pos = 0, lim = sizeof(line) - CSV_CELL_ROOM;
 
 	if (r->tag_name) {
-		sb_csv(&b, r->tag);
-		sb_char(&b, ',');
+		pos = csv_field(line, lim, pos, r->tag);
+		line[pos++] = ',';
 	}
-	for (int i = 0; i < r->cols->n; i++) {
+	for (int i = 0; i < r->cols->n && pos < lim; i++) {
 		const struct cell *c = &r->c[i];
+		size_t n;
 
 		if (i)
-			sb_char(&b, ',');
-		if (c->kind == CELL_U64)
-			sb_u64(&b, c->u);
-		else if (c->kind == CELL_STR)
-			sb_csv(&b, c->s);
+			line[pos++] = ',';
+		switch (c->kind) {
+		case CELL_U64:
+			pos = put_u64(line + pos, c->u) - line;
+			break;
+		case CELL_TEXT:
+			n = strnlen(c->s, lim - pos);
+			memcpy(line + pos, c->s, n);
+			pos += n;
+			break;
+		case CELL_STR:
+			pos = csv_field(line, lim, pos, c->s);
+			break;
+		}
 	}
-	sb_char(&b, '\n');
-	fwrite(b.buf, 1, b.len, f);
+	line[pos++] = '\n';
+	fwrite(line, 1, pos, f);
 }
 
 static void write_json(const struct row *r, FILE *f)
@@ -70,7 +91,7 @@ static void write_json(const struct row *r, FILE *f)
 
 		if (c->kind == CELL_U64)
 			json_ku64(&j, r->cols->names[i], c->u);
-		else if (c->kind == CELL_STR)
+		else if (c->kind == CELL_STR || c->kind == CELL_TEXT)
 			json_kstr(&j, r->cols->names[i], c->s);
 		else
 			json_knull(&j, r->cols->names[i]);

@@ -24,7 +24,8 @@ struct columns {
 	int n;
 };
 
-enum cell_kind { CELL_NULL, CELL_STR, CELL_U64 };
+/* CELL_TEXT: a string that never needs CSV quotes (see row_text) */
+enum cell_kind { CELL_NULL, CELL_STR, CELL_TEXT, CELL_U64 };
 
 struct cell {
 	uint8_t kind;
@@ -54,6 +55,17 @@ static inline void row_u64(struct row *r, int col, uint64_t v)
 static inline void row_str(struct row *r, int col, const char *s)
 {
 	r->c[col].kind = s && *s ? CELL_STR : CELL_NULL;
+	r->c[col].s = s;
+}
+
+/*
+ * Text that tcpphase made itself (a time, an address, one of its own
+ * names): it has no comma, quote or line break, so a CSV row copies it
+ * without looking for one. NULL or "" is absent.
+ */
+static inline void row_text(struct row *r, int col, const char *s)
+{
+	r->c[col].kind = s && *s ? CELL_TEXT : CELL_NULL;
 	r->c[col].s = s;
 }
 

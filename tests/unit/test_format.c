@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * test_format.c - the text forms every output shares: state names,
- * addresses, times, milliseconds, CSV fields, errno names.
+ * addresses, times, milliseconds, CSV fields and rows, errno names.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "format.h"
+#include "row.h"
 #include "unit.h"
 
 static void test_state_name(void)
@@ -268,13 +269,18 @@ static void test_sb_u64(void)
 	} cases[] = {
 		{ 0, "0" },
 		{ 7, "7" },
+		{ 9, "9" },
 		{ 10, "10" },
 		{ 99, "99" },
 		{ 100, "100" },
 		{ 1000, "1000" },
 		{ 9999, "9999" },
 		{ 10000, "10000" },
+		{ 99999, "99999" },
 		{ 60000123, "60000123" },
+		{ 999999999999999999ULL, "999999999999999999" },
+		{ 1000000000000000000ULL, "1000000000000000000" },
+		{ 9999999999999999999ULL, "9999999999999999999" },
 		{ 4026531840ULL, "4026531840" },
 		{ 10000000000000000000ULL, "10000000000000000000" },
 		{ UINT64_MAX, "18446744073709551615" },
@@ -308,6 +314,68 @@ static void test_sb_u64(void)
 	}
 }
 
+/* Writes r as CSV or JSON into a string (freed by the caller). */
+static char *row_out(const struct row *r, bool json)
+{
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	row_write(r, f, json);
+	fclose(f);
+	return out;
+}
+
+/*
+ * A row's cells: a number, tcpphase's own text copied as is, a string from
+ * outside quoted when it must be, an absent value; and a row too long for
+ * its line loses its last cells, never the line's end.
+ */
+static void test_row(void)
+{
+	static const char *const names[] = { "n", "t", "s", "none", "q" };
+	static const struct columns cols = { names, 5 };
+	char longer[3000];
+	struct row r;
+	char *out;
+
+	row_init(&r, &cols);
+	row_u64(&r, 0, 60000123);
+	row_text(&r, 1, "2025-12-06T05:46:41.000125Z");
+	row_str(&r, 2, "a,b");
+	row_str(&r, 4, "say \"hi\"");
+	out = row_out(&r, false);
+	ASSERT_STREQ(out, "60000123,2025-12-06T05:46:41.000125Z,\"a,b\",,\"say \"\"hi\"\"\"\n",
+		     "csv");
+	free(out);
+	out = row_out(&r, true);
+	ASSERT_STREQ(out,
+		     "{\"n\":60000123,\"t\":\"2025-12-06T05:46:41.000125Z\",\"s\":\"a,b\","
+		     "\"none\":null,\"q\":\"say \\\"hi\\\"\"}\n",
+		     "json");
+	free(out);
+	if (SUBTEST("empty text is absent")) {
+		row_text(&r, 1, "");
+		row_tag(&r, "row", "end");
+		out = row_out(&r, false);
+		ASSERT_STREQ(out, "end,60000123,,\"a,b\",,\"say \"\"hi\"\"\"\n", "tagged");
+		free(out);
+	}
+	if (SUBTEST("too long")) {
+		memset(longer, 'x', sizeof(longer) - 1);
+		longer[sizeof(longer) - 1] = '\0';
+		row_init(&r, &cols);
+		row_u64(&r, 0, 1);
+		row_text(&r, 1, longer);
+		row_u64(&r, 2, 2);
+		out = row_out(&r, false);
+		ASSERT_TRUE(strlen(out) < 2048, "cut to the line");
+		ASSERT_EQ(out[strlen(out) - 1], '\n', "ends the line");
+		ASSERT_TRUE(!strncmp(out, "1,xxx", 5), "first cells kept");
+		free(out);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
@@ -319,6 +387,7 @@ int main(int argc, char **argv)
 	RUN_TEST(test_format_ms);
 	RUN_TEST(test_csv_field);
 	RUN_TEST(test_sb_u64);
+	RUN_TEST(test_row);
 	RUN_TEST(test_errno_name);
 	return unit_summary();
 }
