@@ -102,37 +102,50 @@ static int n_digits(uint64_t v)
 	return t + 1 - (x < pow10[t]);
 }
 
+/*
+ * The proleptic Gregorian date of day z since 1970-01-01, by arithmetic on
+ * 400-year eras starting on March 1 (so that a leap day ends its year),
+ * without gmtime_r and strftime: every row has two times.
+ */
+static void date_of_day(uint64_t z, unsigned int *y, unsigned int *m, unsigned int *d)
+{
+	uint64_t days = z + 719468; /* days since 0000-03-01 */
+	uint64_t era = days / 146097;
+	unsigned int doe = days - era * 146097; /* day of era, 0..146096 */
+	unsigned int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned int doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* from March 1 */
+	unsigned int mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = era * 400 + yoe + (*m <= 2);
+}
+
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 {
-	/*
-	 * One conversion per second: rows come in bursts of the same second.
-	 * Two seconds are kept, for a row's start and its end.
-	 */
-	static char date[2][24];
-	static time_t date_sec[2] = { -1, -1 };
-	static int next;
-	time_t sec = wall_ns / 1000000000ULL;
-	unsigned int us = wall_ns % 1000000000ULL / 1000;
-	int d = sec == date_sec[0] ? 0 : sec == date_sec[1] ? 1 : -1;
-	struct tm tm;
+	uint64_t sec = wall_ns / 1000000000ULL;
+	unsigned int tod = sec % 86400, us = wall_ns % 1000000000ULL / 1000, y, m, d;
+	static char date[11] = "YYYY-MM-DDT";
+	static uint64_t date_day = UINT64_MAX;
 
-	if (d < 0) {
-		d = next;
-		next ^= 1;
-		date_sec[d] = -1;
-		if (!gmtime_r(&sec, &tm) ||
-		    !strftime(date[d], sizeof(date[d]), "%Y-%m-%dT%H:%M:%S", &tm)) {
-			snprintf(buf, len, "?");
-			return buf;
-		}
-		date_sec[d] = sec;
-	}
 	if (len < 28) {
 		snprintf(buf, len, "?");
 		return buf;
 	}
-	memcpy(buf, date[d], 19);
-	buf[19] = '.';
+	/* the date of the last day asked for is kept: rows come in days */
+	if (sec / 86400 != date_day) {
+		/* u64 ns end in 2554: the year always has four digits */
+		date_of_day(sec / 86400, &y, &m, &d);
+		put_digits(date + 4, y, 4);
+		put_digits(date + 7, m, 2);
+		put_digits(date + 10, d, 2);
+		date_day = sec / 86400;
+	}
+	memcpy(buf, date, 11);
+	memcpy(buf + 11, "HH:MM:SS.", 9);
+	put_digits(buf + 13, tod / 3600, 2);
+	put_digits(buf + 16, tod / 60 % 60, 2);
+	put_digits(buf + 19, tod % 60, 2);
 	put_digits(buf + 26, us, 6);
 	buf[26] = 'Z';
 	buf[27] = '\0';

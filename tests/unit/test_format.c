@@ -117,6 +117,24 @@ static void test_format_rfc3339(void)
 		     "2000-02-29T00:00:00.000000Z", "leap day");
 	ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), 4102444800ULL * 1000000000ULL + 10000),
 		     "2100-01-01T00:00:00.000010Z", "past 2038");
+	ASSERT_STREQ(format_rfc3339(buf, sizeof(buf), UINT64_MAX), "2554-07-21T23:34:33.709551Z",
+		     "the last u64 ns");
+	if (SUBTEST("as gmtime says")) {
+		/* every day from 1970 to 2554, at a second that moves through the day */
+		for (uint64_t day = 0; day < 213000; day++) {
+			time_t sec = day * 86400 + day * 7919 % 86400;
+			char want[TIME_STRLEN];
+			struct tm tm;
+
+			gmtime_r(&sec, &tm);
+			strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+			format_rfc3339(buf, sizeof(buf), (uint64_t)sec * 1000000000ULL);
+			if (strcmp(buf, want)) {
+				ASSERT_STREQ(buf, want, "a day");
+				break;
+			}
+		}
+	}
 	ASSERT_EQ(strlen(format_rfc3339(buf, sizeof(buf), 0)), 27, "length");
 	ASSERT_LT(27, TIME_STRLEN, "TIME_STRLEN fits");
 	ASSERT_STREQ(format_rfc3339(buf, 10, 0), "?", "short buffer");
