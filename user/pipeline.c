@@ -98,11 +98,12 @@ void pl_free(struct pipeline *p)
 
 static void record_event(struct pipeline *p, const struct event *e)
 {
-	struct event named = *e;
+	struct event named;
 	int err;
 
 	if (!p->recorder || p->rec_err)
 		return;
+	named = *e; /* after the test: every event comes here, recording or not */
 	/* no kernel address reaches the file: the replay needs identity only */
 	rec_hide_pointers(&named, p->rec_key);
 	err = recorder_write(p->recorder, &named);
