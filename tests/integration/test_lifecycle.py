@@ -348,6 +348,9 @@ def lifecycle_aggregation_equivalent():
         for port, _, _ in runs:
             lab.settle(port)
         lab.settle_ns(lab.ns_b, 7224, keep=("CLOSE-WAIT", "LISTEN"))
+        # and the client has its FIN's ACK (a delay after the server's
+        # CLOSE_WAIT): else a tracer may stop between its FIN_WAIT1 and 2
+        lab.settle_ns(lab.ns_a, 7224, keep=("FIN-WAIT-2", "TIME-WAIT"))
         agg.stop()
         raw.stop()
         stuck.kill()
