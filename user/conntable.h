@@ -188,6 +188,11 @@ void ct_tick(struct conntable *t, uint64_t now_ns);
  */
 void ct_flush(struct conntable *t, uint64_t now_ns);
 void ct_get_stats(const struct conntable *t, struct ct_stats *s);
+/*
+ * Parts go to fn from now on (ct_config.on_parts), set before the first
+ * event: a table whose parts no one wants (NULL) does not work them out.
+ */
+void ct_set_parts(struct conntable *t, parts_fn fn);
 
 /*
  * Endpoints sitting in CLOSE_WAIT or FIN_WAIT2 (an orphan one in its tw sock

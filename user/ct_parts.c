@@ -17,7 +17,8 @@ void hand_out(struct conntable *t, struct conn *c, bool final)
 {
 	unsigned int parts = 0;
 
-	if (c->role == ROLE_LISTENER)
+	/* no aggregate asked for parts (--csv alone): nothing to work out */
+	if (!t->cfg.on_parts || c->role == ROLE_LISTENER)
 		return;
 	for (int p = 0; p < PH_MAX; p++)
 		if (c->ph[p] >= 0)
@@ -32,8 +33,12 @@ void hand_out(struct conntable *t, struct conn *c, bool final)
 	if (!parts)
 		return;
 	c->handed |= parts;
-	if (t->cfg.on_parts)
-		t->cfg.on_parts(t->cfg.ctx, c, parts);
+	t->cfg.on_parts(t->cfg.ctx, c, parts);
+}
+
+void ct_set_parts(struct conntable *t, parts_fn fn)
+{
+	t->cfg.on_parts = fn;
 }
 
 /*

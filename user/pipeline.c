@@ -70,12 +70,12 @@ int pl_init(struct pipeline *p, uint32_t max_conns, bool transitions)
 {
 	struct ct_config cfg = { .max_conns = max_conns, .ctx = p, .on_reset = on_reset };
 
-	if (transitions) {
+	/* parts go to on_parts once a sink wants them (pl_add_sink) */
+	if (transitions)
 		cfg.on_transition = on_transition;
-	} else {
+	else
 		cfg.on_record = on_record;
-		cfg.on_parts = on_parts;
-	}
+	p->transitions = transitions;
 	p->table = ct_new(&cfg);
 	return p->table ? 0 : -ENOMEM;
 }
@@ -85,6 +85,8 @@ int pl_add_sink(struct pipeline *p, const struct pl_sink *s)
 	if (p->n_sinks == PL_MAX_SINKS)
 		return -ENOSPC;
 	p->sinks[p->n_sinks++] = *s;
+	if (s->parts && !p->transitions)
+		ct_set_parts(p->table, on_parts);
 	return 0;
 }
 

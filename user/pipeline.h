@@ -47,6 +47,7 @@ struct pipeline {
 	struct conntable *table;
 	struct pl_sink sinks[PL_MAX_SINKS];
 	int n_sinks;
+	bool transitions; /* pl_init's: the sinks get state changes, not records */
 	/* live and aggregating: the two ways' records put back in time order */
 	struct reorder *reorder;
 	/* -W: the recording, NULL if none; its errors are the pipeline's */

@@ -26,7 +26,10 @@ static void lifecycle_parts(void *ctx, const struct conn *c, unsigned int parts)
 
 struct pl_sink lifecycle_pl_sink(struct out *o)
 {
-	return (struct pl_sink){ .ctx = o, .record = lifecycle_record, .parts = lifecycle_parts };
+	/* parts only for --open: without, the table need not work them out */
+	return (struct pl_sink){ .ctx = o,
+				 .record = lifecycle_record,
+				 .parts = o->open ? lifecycle_parts : NULL };
 }
 
 static void events_transition(void *ctx, const struct event *e, const struct conn *c,
