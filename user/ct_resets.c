@@ -41,15 +41,15 @@ void rst_take_pending(struct conntable *t, struct conn *c, uint64_t sk)
  */
 bool rst_hold(struct conntable *t, struct conn *c, int old, int err)
 {
+	void *old_c;
+
 	if (c->rst || err || c->role == ROLE_LISTENER)
 		return false;
 	if (old != TS_ESTABLISHED && old != TS_CLOSE_WAIT && old != TS_FIN_WAIT1 &&
 	    old != TS_FIN_WAIT2 && old != TS_CLOSING && old != TS_SYN_RECV)
 		return false;
 	/* the address may be a new socket's already: the latest close counts */
-	if (u64map_get(t->rst_closed, c->sk))
-		u64map_del(t->rst_closed, c->sk);
-	if (u64map_count(t->rst_closed) >= RST_WAIT_MAX || u64map_put(t->rst_closed, c->sk, c))
+	if (u64map_swap(t->rst_closed, c->sk, c, &old_c))
 		return false;
 	c->rst_queued = true;
 	c->rst_next = NULL;
