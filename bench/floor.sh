@@ -205,6 +205,12 @@ for c in "${CONFIGS[@]}"; do
 		fi
 		cp "$HERE/.output/$c/tcpphase" "$OUT/tcpphase-$c"
 		;;
+	tcplife | tcpstates)	# a peer missing fails every round: say so now
+		[ -x "$PEERS/$c" ] || {
+			echo "floor.sh: $PEERS/$c not found (apt-get install libbpf-tools)" >&2
+			exit 1
+		}
+		;;
 	esac
 done
 
