@@ -10,25 +10,42 @@
 
 #include "ct_internal.h"
 
+/* splitmix64's finalizer: every bit of x moves every bit of the result. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * A tuple's key in the table's maps, which hold the hash alone: the tuple
+ * is packed into words (one-to-one for each family) and each word mixed in
+ * whole, not byte by byte (a passive endpoint needs two of these).
+ */
 static uint64_t tuple_hash(uint32_t netns, uint8_t family, const uint8_t *laddr, uint16_t lport,
 			   const uint8_t *raddr, uint16_t rport)
 {
-	uint64_t h = 1469598103934665603ULL;
-	int alen = family == AF_INET6 ? 16 : 4;
+	uint64_t h = mix64((uint64_t)netns << 32 | (uint32_t)lport << 16 | rport);
+	uint64_t w[4];
 
-#define MIX(b) (h = (h ^ (uint8_t)(b)) * 1099511628211ULL)
-	for (int i = 0; i < 4; i++)
-		MIX(netns >> (8 * i));
-	MIX(family);
-	for (int i = 0; i < alen; i++)
-		MIX(laddr[i]);
-	MIX(lport);
-	MIX(lport >> 8);
-	for (int i = 0; i < alen; i++)
-		MIX(raddr[i]);
-	MIX(rport);
-	MIX(rport >> 8);
-#undef MIX
+	if (family == AF_INET6) {
+		memcpy(&w[0], laddr, 8);
+		memcpy(&w[1], laddr + 8, 8);
+		memcpy(&w[2], raddr, 8);
+		memcpy(&w[3], raddr + 8, 8);
+		for (int i = 0; i < 4; i++)
+			h = mix64(h ^ w[i]);
+	} else {
+		uint32_t l, r;
+
+		memcpy(&l, laddr, 4);
+		memcpy(&r, raddr, 4);
+		h = mix64(h ^ ((uint64_t)l << 32 | r));
+	}
+	h = mix64(h ^ family);
 	return h ? h : 1;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "conntable.h"
+#include "ct_internal.h"
 #include "sink.h"
 #include "tuples.h"
 #include "unit.h"
@@ -1649,6 +1650,50 @@ static void test_events_table(void)
 	free(buf);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The table's tuple maps hold the hash alone: tuples that differ in any
+ * field, or only in their family, must not share one. 4 x 65,536 tuples of
+ * each family, every port and a few addresses and netns.
+ */
+static void test_tuple_hash(void)
+{
+	size_t n = 0, cap = 2 * 4 * 65536, dup = 0;
+	uint64_t *h = malloc(cap * sizeof(*h));
+	struct event e = { 0 };
+
+	ASSERT_TRUE(h != NULL, "memory");
+	if (!h)
+		return;
+	for (int fam = 0; fam < 2; fam++) {
+		for (int v = 0; v < 4; v++) {
+			for (int port = 0; port < 65536; port++) {
+				memset(&e, 0, sizeof(e));
+				e.family = fam ? AF_INET6 : AF_INET;
+				e.netns = 4026531840u + (v & 1);
+				e.saddr[0] = 127;
+				e.saddr[3] = 1 + (v >> 1);
+				e.daddr[0] = 127;
+				e.daddr[3] = 1;
+				e.sport = port;
+				e.dport = 8080;
+				h[n++] = event_tuple(&e);
+			}
+		}
+	}
+	qsort(h, n, sizeof(*h), cmp_u64);
+	for (size_t i = 1; i < n; i++)
+		dup += h[i] == h[i - 1];
+	ASSERT_EQ(dup, 0, "no two tuples share a hash");
+	free(h);
+}
+
 int main(int argc, char **argv)
 {
 	unit_init(argc, argv);
@@ -1676,5 +1721,6 @@ int main(int argc, char **argv)
 	RUN_TEST(test_lifecycle_table);
 	RUN_TEST(test_events_csv);
 	RUN_TEST(test_events_table);
+	RUN_TEST(test_tuple_hash);
 	return unit_summary();
 }
