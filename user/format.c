@@ -255,7 +255,13 @@ void sb_mem(struct strbuf *b, const char *s, size_t n)
 
 char *put_u64(char *p, uint64_t v)
 {
-	int n = n_digits(v);
+	int n;
+
+	if (v < 10) { /* a row's counts are mostly 0 */
+		*p = '0' + v;
+		return p + 1;
+	}
+	n = n_digits(v);
 
 	put_digits(p + n, v, n);
 	return p + n;
