@@ -123,7 +123,7 @@ static void date_of_day(uint64_t z, unsigned int *y, unsigned int *m, unsigned i
 
 const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 {
-	uint64_t sec = wall_ns / 1000000000ULL;
+	uint64_t sec = wall_ns / 1000000000ULL, day = sec / 86400;
 	unsigned int tod = sec % 86400, us = wall_ns % 1000000000ULL / 1000, y, m, d;
 	static char date[11] = "YYYY-MM-DDT";
 	static uint64_t date_day = UINT64_MAX;
@@ -133,13 +133,13 @@ const char *format_rfc3339(char *buf, size_t len, uint64_t wall_ns)
 		return buf;
 	}
 	/* the date of the last day asked for is kept: rows come in days */
-	if (sec / 86400 != date_day) {
+	if (day != date_day) {
 		/* u64 ns end in 2554: the year always has four digits */
-		date_of_day(sec / 86400, &y, &m, &d);
+		date_of_day(day, &y, &m, &d);
 		put_digits(date + 4, y, 4);
 		put_digits(date + 7, m, 2);
 		put_digits(date + 10, d, 2);
-		date_day = sec / 86400;
+		date_day = day;
 	}
 	memcpy(buf, date, 11);
 	memcpy(buf + 11, "HH:MM:SS.", 9);
@@ -262,7 +262,6 @@ char *put_u64(char *p, uint64_t v)
 		return p + 1;
 	}
 	n = n_digits(v);
-
 	put_digits(p + n, v, n);
 	return p + n;
 }
@@ -284,11 +283,6 @@ void sb_us(struct strbuf *b, int64_t ns)
 {
 	if (ns >= 0)
 		sb_u64(b, ns / 1000);
-}
-
-void sb_csv(struct strbuf *b, const char *s)
-{
-	b->len = csv_field(b->buf, b->cap, b->len, s);
 }
 
 void verror_line(const char *fmt, va_list ap)

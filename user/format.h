@@ -63,8 +63,6 @@ void sb_u64(struct strbuf *b, uint64_t v);
 char *put_u64(char *p, uint64_t v);
 /* A duration in ns as whole microseconds; nothing when ns < 0 (an empty field). */
 void sb_us(struct strbuf *b, int64_t ns);
-/* s as one RFC 4180 field. */
-void sb_csv(struct strbuf *b, const char *s);
 
 /* Print "tcpphase: <message>" as one line on stderr: every error goes this way. */
 void verror_line(const char *fmt, va_list ap);

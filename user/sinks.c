@@ -14,13 +14,12 @@ static void lifecycle_record(void *ctx, const struct conn *c, enum rec_kind kind
 	lifecycle_sink.record(ctx, c, kind);
 }
 
-/* --open: a row when the handshake ends, before the endpoint's own. */
+/* --open (the only time it is a sink's): a row when the handshake ends, before the endpoint's own. */
 static void lifecycle_parts(void *ctx, const struct conn *c, unsigned int parts)
 {
 	struct out *o = ctx;
 
-	if (o->open && (parts & CT_PART(CT_PART_RESULT)) &&
-	    (c->result != RES_NONE || c->hs_kind != HS_NORMAL))
+	if ((parts & CT_PART(CT_PART_RESULT)) && (c->result != RES_NONE || c->hs_kind != HS_NORMAL))
 		lifecycle_sink.opened(o, c);
 }
 
