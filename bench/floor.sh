@@ -29,8 +29,11 @@
 # built from SHARED, default /work/shared/bench), tcpphase-csv (--csv to
 # /dev/null), tcpphase-metrics (--csv --metrics), tcpphase-listeners
 # (--listeners; not in the default set: CONFIGS=...), tcplife, tcpstates, and
-# with TCPPHASE_B=<another build> b-csv (that build's --csv), and likewise
-# TCPPHASE_C c-csv, for an A/B of a change in the same run. stage0, stage1,
+# empty-P1+P2+... (empty programs P1, P2, ... of empty.bpf.c: a hook set of
+# one's choosing, e.g. empty-set_state_btf for the state hook alone,
+# empty-sockops_state for a cgroup sock_ops program instead of the state
+# pair; not in the default set), with TCPPHASE_B=<another build> b-csv
+# (that build's --csv), and likewise TCPPHASE_C c-csv, for an A/B of a change in the same run. stage0, stage1,
 # stage2 (not in the default set) are user space's floor: tcpphase --csv
 # built with BENCH_STAGE (user/pipeline.c) so that it stops after reading the
 # records and putting them in time order (0), after expanding them into
@@ -218,6 +221,11 @@ start_tracer() {	# NAME ERRFILE; sets TRACER_PID
 	case $1 in
 	empty_all) "$EMPTY" -p set_state_btf -p set_state_btf2 -p timer_start_btf \
 		-p timer_expire_btf -p timer_cancel_btf >/dev/null 2>"$2" </dev/null & ;;
+	empty-*)	# empty-P1+P2: programs P1, P2 of empty.bpf.c
+		local progs=() args=() p
+		IFS=+ read -ra progs <<<"${1#empty-}"
+		for p in "${progs[@]}"; do args+=(-p "$p"); done
+		"$EMPTY" "${args[@]}" >/dev/null 2>"$2" </dev/null & ;;
 	tcpphase-csv) "$OUT/tcpphase" --csv >/dev/null 2>"$2" </dev/null & ;;
 	tcpphase-metrics) "$OUT/tcpphase" --csv --metrics "127.0.0.1:$METRICS_PORT" \
 		>/dev/null 2>"$2" </dev/null & ;;
