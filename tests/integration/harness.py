@@ -200,12 +200,25 @@ def netns_inode(ns):
     return str(os.stat(f"/var/run/netns/{ns}").st_ino)
 
 
+def first_line(p):
+    """The first line of p's stdout, read a byte at a time: readline() may
+    buffer the lines after it (a forked server's "child=" line), which
+    communicate() then never sees, as it reads the pipe itself."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        c = os.read(p.stdout.fileno(), 1)
+        if not c:
+            break
+        line += c
+    return line.decode()
+
+
 def peer(lab, ns, role, host, port, *opts):
     """Start peer.py in ns; for a server, wait until it listens."""
     p = lab.run(ns, [sys.executable, PEER, role, host, str(port), *map(str, opts)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if role == "server":
-        line = p.stdout.readline()
+        line = first_line(p)
         if line.strip() != "ready":
             raise AssertionError(f"server did not start: {p.stderr.read()}")
     return p

@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 
 from harness import (PEER, TCPPHASE, Skip, Tracer, assert_eq, cgroup2_root, check_loss_arithmetic,
-                     loss_line, netns_inode, test)
+                     first_line, loss_line, netns_inode, test)
 from netlab import SingleNs, sockets, wait_for
 
 HEX = "0123456789abcdef" * 4
@@ -79,7 +79,7 @@ def start_peer(lab, cgdir, role, port, *opts):
             sys.executable, PEER, role, "127.0.0.1", str(port), *map(str, opts)]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lab._procs.append(p)  # stopped with the lab
-    if role == "server" and p.stdout.readline().strip() != "ready":
+    if role == "server" and first_line(p).strip() != "ready":
         raise AssertionError(f"server did not start: {p.stderr.read()}")
     return p
 
