@@ -158,8 +158,9 @@ deb: $(BIN)
 	$(Q)./scripts/mkdeb.sh $(OUTPUT)/deb $(VERSION) $(DEBDIR)
 
 C_FILES = bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/progs/*.c \
-	tests/fuzz/*.c tests/kernel/*.c bench/*.c
-SH_FILES = scripts/*.sh tests/run.sh tests/fuzz/*.sh tests/kernel/init bench/*.sh .ci/run
+	tests/fuzz/*.c tests/kernel/*.c bench/*.c bench/*/*.c
+SH_FILES = scripts/*.sh tests/run.sh tests/fuzz/*.sh tests/kernel/init bench/*.sh bench/*/*.sh \
+	bench/hookcount/init .ci/run
 
 format-check:
 	$(Q)clang-format --dry-run -Werror $(wildcard $(C_FILES))

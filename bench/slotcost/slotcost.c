@@ -13,7 +13,11 @@
 #include <bpf/libbpf.h>
 
 static volatile sig_atomic_t stop;
-static void on_sig(int s) { (void)s; stop = 1; }
+static void on_sig(int s)
+{
+	(void)s;
+	stop = 1;
+}
 
 int main(int argc, char **argv)
 {
