@@ -149,10 +149,15 @@ build_initramfs() {
 	rm -rf "$root"
 }
 
-# run_guest VMLINUZ INITRD CONSOLE: boot it, the console into CONSOLE
+# run_guest VMLINUZ INITRD CONSOLE: boot it, the console into CONSOLE.
+# TCG runs both vCPUs in one host thread (thread=single): with a thread per
+# vCPU, a vCPU could run a stale copy of kernel text that another was
+# patching (attaching or detaching a tracepoint program patches its call
+# site) and hit the patch's int3 after it was gone: an oops in
+# __run_timers on 6.12 failed a CI run so.
 run_guest() {
 	timeout "$TIMEOUT" qemu-system-x86_64 -nographic -no-reboot -m 1024 -smp 2 \
-		-accel tcg -cpu max -nic none -kernel "$1" -initrd "$2" \
+		-accel tcg,thread=single -cpu max -nic none -kernel "$1" -initrd "$2" \
 		-append "console=ttyS0 panic=-1 quiet" </dev/null >"$3" 2>&1
 }
 

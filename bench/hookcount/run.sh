@@ -52,7 +52,8 @@ for k in "$@"; do
 		} >"$out" 2>&1
 	else
 		rel=$("$TOP/scripts/kernel-matrix.sh" --fetch "$k")
-		timeout 900 qemu-system-x86_64 -nographic -no-reboot -m 1024 -smp 2 -accel tcg \
+		timeout 900 qemu-system-x86_64 -nographic -no-reboot -m 1024 -smp 2 \
+			-accel tcg,thread=single \
 			-cpu max -nic none -kernel "/var/cache/tcpphase-kmatrix/vmlinuz-$rel" \
 			-initrd "$O/initrd.gz" -append "console=ttyS0 panic=-1 quiet CONNS=$CONNS" \
 			</dev/null >"$out" 2>&1 || true
