@@ -201,7 +201,7 @@ def netns_inode(ns):
 
 
 def first_line(p):
-    """The first line of p's stdout, read a byte at a time: readline() may
+    """The next line of p's stdout, read a byte at a time: readline() may
     buffer the lines after it (a forked server's "child=" line), which
     communicate() then never sees, as it reads the pipe itself."""
     line = bytearray()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from harness import TCPPHASE, Tracer, assert_eq, peer, test, wait_peer
+from harness import TCPPHASE, Tracer, assert_eq, first_line, peer, test, wait_peer
 from netlab import SingleNs
 
 # --stuck and --summary have no CSV form: their keys as the man page lists them
@@ -175,7 +175,7 @@ def json_stuck():
             time.sleep(2)  # no header to wait for: give it time to attach
             srv = peer(ns, ns.ns, "server", "127.0.0.1", port, "--then", "eof", "--delay", "30")
             wait_peer(peer(ns, ns.ns, "client", "127.0.0.1", port))
-            line = p.stdout.readline()
+            line = first_line(p)  # communicate() below reads the pipe itself
         finally:
             p.terminate()
             rest, err = p.communicate(timeout=10)
