@@ -33,8 +33,9 @@
 # one's choosing, e.g. empty-set_state_btf for the state hook alone,
 # empty-sockops_state for a cgroup sock_ops program instead of the state
 # pair; not in the default set), with TCPPHASE_B=<another build> b-csv
-# (that build's --csv), and likewise TCPPHASE_C c-csv, for an A/B of a change in the same run. stage0, stage1,
-# stage2 (not in the default set) are user space's floor: tcpphase --csv
+# (that build's --csv), and likewise TCPPHASE_C c-csv, for an A/B of a
+# change in the same run. stage0, stage1, stage2 (not in the default set)
+# are user space's floor: tcpphase --csv
 # built with BENCH_STAGE (user/pipeline.c) so that it stops after reading the
 # records and putting them in time order (0), after expanding them into
 # events (1), after the connection table (2, no rows): with tcpphase-csv,
@@ -218,12 +219,14 @@ for c in "${CONFIGS[@]}"; do
 done
 
 start_tracer() {	# NAME ERRFILE; sets TRACER_PID
-	case $1 in
-	empty_all) "$EMPTY" -p set_state_btf -p set_state_btf2 -p timer_start_btf \
-		-p timer_expire_btf -p timer_cancel_btf >/dev/null 2>"$2" </dev/null & ;;
+	local name=$1
+	# the floor: empty programs on tcpphase's five hooks
+	[ "$name" = empty_all ] &&
+		name=empty-set_state_btf+set_state_btf2+timer_start_btf+timer_expire_btf+timer_cancel_btf
+	case $name in
 	empty-*)	# empty-P1+P2: programs P1, P2 of empty.bpf.c
 		local progs=() args=() p
-		IFS=+ read -ra progs <<<"${1#empty-}"
+		IFS=+ read -ra progs <<<"${name#empty-}"
 		for p in "${progs[@]}"; do args+=(-p "$p"); done
 		"$EMPTY" "${args[@]}" >/dev/null 2>"$2" </dev/null & ;;
 	tcpphase-csv) "$OUT/tcpphase" --csv >/dev/null 2>"$2" </dev/null & ;;
