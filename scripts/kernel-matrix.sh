@@ -8,6 +8,10 @@
 # usage: kernel-matrix.sh [-w WORKLOAD] TCPPHASE [KERNEL...]
 #        kernel-matrix.sh --list          the kernels run by default
 #        kernel-matrix.sh --fetch KERNEL  fetch one, print its release
+#        kernel-matrix.sh --boot KERNEL INITRD CONSOLE [PARAM...]
+#                                         boot one guest from another
+#                                         initramfs (bench/hookcount), the
+#                                         kernel parameters added
 #
 # KERNEL is a series, the newest Debian 12 package of which is taken:
 # 6.1 (linux-image-6.1.0-N-amd64-unsigned), 6.1-rt (PREEMPT_RT), 6.12
@@ -149,16 +153,19 @@ build_initramfs() {
 	rm -rf "$root"
 }
 
-# run_guest VMLINUZ INITRD CONSOLE: boot it, the console into CONSOLE.
+# run_guest VMLINUZ INITRD CONSOLE [PARAM...]: boot it, the console into
+# CONSOLE, the PARAMs added to the kernel's command line.
 # TCG runs both vCPUs in one host thread (thread=single): with a thread per
 # vCPU, a vCPU could run a stale copy of kernel text that another was
 # patching (attaching or detaching a tracepoint program patches its call
 # site) and hit the patch's int3 after it was gone: an oops in
 # __run_timers on 6.12 failed a CI run so.
 run_guest() {
+	vmlinuz=$1 initrd=$2 console=$3
+	shift 3
 	timeout "$TIMEOUT" qemu-system-x86_64 -nographic -no-reboot -m 1024 -smp 2 \
-		-accel tcg,thread=single -cpu max -nic none -kernel "$1" -initrd "$2" \
-		-append "console=ttyS0 panic=-1 quiet" </dev/null >"$3" 2>&1
+		-accel tcg,thread=single -cpu max -nic none -kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet $*" </dev/null >"$console" 2>&1
 }
 
 # abspath FILE: FILE from the directory we were started in
@@ -177,6 +184,14 @@ case ${1:-} in
 --fetch)
 	[ $# = 2 ] || die "usage: kernel-matrix.sh --fetch KERNEL"
 	fetch "$2"
+	exit
+	;;
+--boot)
+	[ $# -ge 4 ] || die "usage: kernel-matrix.sh --boot KERNEL INITRD CONSOLE [PARAM...]"
+	rel=$(fetch "$2") || exit 2
+	initrd=$3 console=$4
+	shift 4
+	run_guest "$CACHE/vmlinuz-$rel" "$initrd" "$console" "$@"
 	exit
 	;;
 esac

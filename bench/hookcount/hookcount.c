@@ -78,8 +78,10 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(p, obj)
 		n++;
 	bpf_object__close(obj);
-	if (n > MAX_PROGS)
-		n = MAX_PROGS;
+	if (n > MAX_PROGS) {
+		fprintf(stderr, "hookcount: %d programs, at most %d\n", n, MAX_PROGS);
+		return 1;
+	}
 	for (int i = 0; i < n; i++)
 		hook_open(&hooks[i], argv[1], i);
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run.sh - how often each hook fires per connection, on this host and on
-# Debian 12's kernels booted under qemu (scripts/kernel-matrix.sh fetches
-# and caches them): the empty programs of hookcount.bpf.c, tcpphase's
+# Debian 12's kernels booted under qemu (scripts/kernel-matrix.sh --boot
+# fetches, caches and boots them): the empty programs of hookcount.bpf.c, tcpphase's
 # tracepoints and, where fentry attaches, the TIME_WAIT and request-sock
 # functions themselves, counted with bpf_stats over a loopback churn
 # (client closing first, then the server). Runs per connection are exact;
@@ -35,7 +35,7 @@ cc -O2 -Wall -D_GNU_SOURCE -static -pthread "$HERE/../churn.c" -o "$O/churn"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
-cp /bin/busybox "$O/hookcount" "$O/hookcount.bpf.o" "$O/churn" "$root/bin/"
+cp /bin/busybox "$O/hookcount" "$O/hookcount.bpf.o" "$O/churn" "$HERE/count.sh" "$root/bin/"
 ln -s busybox "$root/bin/sh"
 cp "$HERE/init" "$root/init"
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$O/initrd.gz"
@@ -44,19 +44,9 @@ failed=0
 for k in "$@"; do
 	out=$O/$k.txt
 	if [ "$k" = host ]; then
-		{
-			echo "=== HOOKCOUNT BEGIN $(uname -r) conns=$CONNS"
-			"$O/hookcount" "$O/hookcount.bpf.o" "$O/churn" -n "$CONNS" -t 1 -c 4 -p 25000
-			"$O/hookcount" "$O/hookcount.bpf.o" "$O/churn" -n "$CONNS" -t 1 -c 4 -p 26000 -C server
-			echo "=== HOOKCOUNT END"
-		} >"$out" 2>&1
+		"$HERE/count.sh" "$O" "$CONNS" >"$out" 2>&1
 	else
-		rel=$("$TOP/scripts/kernel-matrix.sh" --fetch "$k")
-		timeout 900 qemu-system-x86_64 -nographic -no-reboot -m 1024 -smp 2 \
-			-accel tcg,thread=single \
-			-cpu max -nic none -kernel "/var/cache/tcpphase-kmatrix/vmlinuz-$rel" \
-			-initrd "$O/initrd.gz" -append "console=ttyS0 panic=-1 quiet CONNS=$CONNS" \
-			</dev/null >"$out" 2>&1 || true
+		"$TOP/scripts/kernel-matrix.sh" --boot "$k" "$O/initrd.gz" "$out" "CONNS=$CONNS" || true
 	fi
 	python3 - "$out" <<'PY' || failed=1
 import re, sys
